@@ -1,0 +1,33 @@
+# Two entry points a fresh machine needs: `make study` and `make test`.
+# Both build .venv on first use (torch pinned to the small CPU build) and reuse it after.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: venv study demo test bench clean
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	# torch first and pinned: an unpinned resolve pulls a multi-GB CUDA build.
+	$(PY) -m pip install -q torch==2.13.0
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+# The main study on the embedded default; until it exists, the smoke demo.
+study: $(STAMP)
+	$(PY) studies/demo.py
+
+demo: study
+
+test: $(STAMP)
+	$(PY) -m pytest tests
+
+bench: $(STAMP)
+	$(PY) benchmarks/swap.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

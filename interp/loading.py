@@ -1,0 +1,301 @@
+"""Resolve a model name to files, load it, and return a TransformerBridge with live hooks.
+
+Names: a hub id (``EleutherAI/pythia-160m``, ``facebook/opt-125m``), the Pythia revision
+shorthand ``name@stepN``, a local HF directory (config.json, safetensors, tokenizer), or an
+embedded suite model ``suite/<name>[@stepN]``. Every failure to find or read the files ends
+in one error that names what is missing and how to supply it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+import torch
+from safetensors import SafetensorError
+
+from interp.attention import SUPPORTED_ARCHITECTURES, make_patterns_live, register_attention
+
+if TYPE_CHECKING:
+    from transformer_lens.model_bridge import TransformerBridge
+
+SUITE_PREFIX = "suite/"
+SUITE_DIR = Path(__file__).parent / "suite" / "weights"
+
+# Pythia's published revisions: step0, step1..step512 in powers of two, then every 1000.
+PYTHIA_STEPS = (0, *(2**i for i in range(10)), *range(1000, 143001, 1000))
+
+_DTYPES = {
+    "float32": torch.float32, "fp32": torch.float32, "float": torch.float32,
+    "float16": torch.float16, "fp16": torch.float16, "half": torch.float16,
+    "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+    "float64": torch.float64, "fp64": torch.float64, "double": torch.float64,
+}
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """The model's files are neither local, nor cached, nor reachable."""
+
+
+class CorruptCheckpointError(OSError):
+    """The model's files exist but cannot be read as a checkpoint."""
+
+
+class UnsupportedArchitectureError(ValueError):
+    """The checkpoint is of an architecture interp cannot make live."""
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """Where a model's files come from.
+
+    >>> resolve("EleutherAI/pythia-160m@step3000").revision
+    'step3000'
+    """
+
+    name: str
+    location: str
+    revision: Optional[str]
+    is_local: bool
+
+
+def resolve(name_or_path: Union[str, os.PathLike], revision: Optional[str] = None) -> ModelSource:
+    """Turn a user's model name into a location and revision, without loading anything.
+
+    >>> resolve("facebook/opt-125m").location
+    'facebook/opt-125m'
+    """
+    text = os.fspath(name_or_path)
+    base, _, step = text.partition("@")
+    if step:
+        if revision is not None:
+            raise ValueError(
+                f"{text!r} names revision {step!r} and revision={revision!r} was passed too: "
+                "give one of them"
+            )
+        revision = step
+    if base.startswith(SUITE_PREFIX):
+        return _resolve_suite(base[len(SUITE_PREFIX):], revision)
+    path = Path(base).expanduser()
+    if path.exists():
+        if not path.is_dir():
+            raise ModelNotFoundError(
+                f"{path} is a file; load_model wants a directory holding config.json, "
+                "the weights (*.safetensors) and the tokenizer files"
+            )
+        if revision is not None:
+            return _resolve_local_revision(path, revision)
+        return ModelSource(text, str(path), None, True)
+    if revision is not None and base.startswith("EleutherAI/pythia"):
+        _check_pythia_revision(base, revision)
+    if revision is not None and base.startswith("facebook/opt"):
+        raise ValueError(
+            f"{base} has no training-step revisions on the hub (only the final weights): "
+            "drop the @stepN, or use a Pythia model for training dynamics"
+        )
+    if "/" not in base or base.startswith((".", "/", "~")):
+        raise ModelNotFoundError(
+            f"{base!r} is neither a local directory nor a hub id (owner/name) nor a suite model "
+            f"({SUITE_PREFIX}<name>): check the path"
+        )
+    return ModelSource(text, base, revision, False)
+
+
+def _check_pythia_revision(name: str, revision: str) -> None:
+    match = re.fullmatch(r"step(\d+)", revision)
+    if match is None:
+        if revision != "main":
+            raise ValueError(f"Pythia revision {revision!r} is not of the form stepN (or 'main')")
+        return
+    step = int(match.group(1))
+    if step not in PYTHIA_STEPS:
+        nearest = sorted(PYTHIA_STEPS, key=lambda s: abs(s - step))[:3]
+        raise ValueError(
+            f"{name} has no checkpoint at step {step}: Pythia saves step0, step1..step512 in powers "
+            f"of two, then every 1000 steps to step143000. Nearest: "
+            + ", ".join(f"step{s}" for s in sorted(nearest))
+        )
+
+
+def _resolve_local_revision(path: Path, revision: str) -> ModelSource:
+    # A local suite-style layout keeps intermediate checkpoints in sibling folders named by step.
+    candidate = path / revision
+    if candidate.is_dir():
+        return ModelSource(f"{path}@{revision}", str(candidate), None, True)
+    available = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name.startswith("step"))
+    raise ModelNotFoundError(
+        f"{path} has no checkpoint {revision!r}; available: {', '.join(available) or 'none'}"
+    )
+
+
+def suite_models() -> list[str]:
+    """Names of the embedded suite models shipped in this checkout.
+
+    >>> suite_models()  # doctest: +SKIP
+    ['suite/pythia-s1', ...]
+    """
+    if not SUITE_DIR.is_dir():
+        return []
+    return sorted(
+        SUITE_PREFIX + p.name for p in SUITE_DIR.iterdir() if (p / "config.json").is_file()
+    )
+
+
+def _resolve_suite(name: str, revision: Optional[str]) -> ModelSource:
+    path = SUITE_DIR / name
+    if not (path / "config.json").is_file():
+        available = suite_models()
+        hint = (
+            f"available: {', '.join(available)}"
+            if available
+            else "no suite weights are present: train them with `python -m interp.suite train`"
+        )
+        raise ModelNotFoundError(f"unknown suite model {SUITE_PREFIX}{name!r}; {hint}")
+    source = ModelSource(SUITE_PREFIX + name, str(path), None, True)
+    if revision is None or revision == "main":
+        return source
+    checkpoints = path / "checkpoints"
+    candidate = checkpoints / revision
+    if not (candidate / "config.json").is_file():
+        steps = sorted(
+            (p.name for p in checkpoints.iterdir() if p.is_dir()) if checkpoints.is_dir() else [],
+            key=lambda s: int(s[4:]) if s[4:].isdigit() else -1,
+        )
+        raise ModelNotFoundError(
+            f"suite model {SUITE_PREFIX}{name} has no checkpoint {revision!r}; available: "
+            f"{', '.join(steps) or 'none (only the final weights)'}"
+        )
+    return ModelSource(f"{SUITE_PREFIX}{name}@{revision}", str(candidate), None, True)
+
+
+def parse_dtype(dtype: Union[None, str, torch.dtype]) -> Optional[torch.dtype]:
+    """``"bf16"``, ``"float16"``, ``torch.float32`` ... -> a torch dtype (None stays None).
+
+    >>> parse_dtype("bf16")
+    torch.bfloat16
+    """
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    try:
+        return _DTYPES[str(dtype).lower()]
+    except KeyError:
+        raise ValueError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}") from None
+
+
+def _missing_files_error(source: ModelSource, what: str, cause: BaseException) -> ModelNotFoundError:
+    rev = f" at revision {source.revision}" if source.revision else ""
+    if source.is_local:
+        return ModelNotFoundError(
+            f"{source.location} has no readable {what} ({cause}). A model directory needs "
+            "config.json, the weights (*.safetensors or pytorch_model.bin) and the tokenizer files, "
+            "as written by save_pretrained."
+        )
+    cache = os.environ.get("HF_HUB_CACHE") or os.environ.get("HF_HOME") or "~/.cache/huggingface"
+    return ModelNotFoundError(
+        f"cannot find the {what} of {source.location}{rev}: the hub is unreachable or offline "
+        f"and it is not in the HF cache ({cache}). Supply it one of three ways: "
+        "(1) network: allow access to the hub (unset HF_HUB_OFFLINE); "
+        f"(2) HF cache: on a connected machine run `hf download {source.location}"
+        + (f" --revision {source.revision}" if source.revision else "")
+        + "` and copy the cache here (set HF_HOME to it); "
+        "(3) local directory: save the model with save_pretrained and call "
+        "load_model('/path/to/dir')."
+    )
+
+
+def _load_config(source: ModelSource) -> Any:
+    from transformers import AutoConfig
+
+    try:
+        return AutoConfig.from_pretrained(source.location, revision=source.revision)
+    except OSError as error:
+        raise _missing_files_error(source, "config.json", error) from error
+    except ValueError as error:  # unreadable JSON, unknown model_type
+        raise CorruptCheckpointError(f"config of {source.location} cannot be read: {error}") from error
+
+
+def load_model(
+    name_or_path: Union[str, os.PathLike],
+    *,
+    revision: Optional[str] = None,
+    device: Union[None, str, torch.device] = None,
+    dtype: Union[None, str, torch.dtype] = None,
+    device_map: Union[None, str, dict] = None,
+    self_test: bool = True,
+) -> "TransformerBridge":
+    """Load an OPT or Pythia checkpoint as a TransformerBridge whose hook edits always take effect.
+
+    ``device_map`` is passed to HF for models spread over several GPUs (then leave ``device``
+    unset). ``self_test`` runs the 8-token proof that pattern edits are live.
+
+    >>> model = load_model("EleutherAI/pythia-160m@step3000")  # doctest: +SKIP
+    >>> logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", fn)])  # doctest: +SKIP
+    """
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    source = resolve(name_or_path, revision)
+    torch_dtype = parse_dtype(dtype)
+    if device is not None and device_map is not None:
+        raise ValueError("pass device or device_map, not both (device_map places every layer itself)")
+    config = _load_config(source)
+    architectures = list(getattr(config, "architectures", None) or [])
+    if not architectures or architectures[0] not in SUPPORTED_ARCHITECTURES:
+        raise UnsupportedArchitectureError(
+            f"{source.name} is a {architectures[0] if architectures else config.model_type} model; "
+            f"interp supports {', '.join(SUPPORTED_ARCHITECTURES)} (Pythia and OPT checkpoints)"
+        )
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.location, revision=source.revision)
+    except OSError as error:
+        raise _missing_files_error(source, "tokenizer", error) from error
+
+    register_attention()
+    try:
+        hf_model, info = AutoModelForCausalLM.from_pretrained(
+            source.location,
+            revision=source.revision,
+            dtype=torch_dtype,
+            device_map=device_map,
+            attn_implementation="interp",
+            output_loading_info=True,
+        )
+    except OSError as error:
+        if source.is_local and any(Path(source.location).glob("*.safetensors")):
+            raise CorruptCheckpointError(_corrupt_message(source, error)) from error
+        raise _missing_files_error(source, "weights", error) from error
+    except (RuntimeError, ValueError, SafetensorError) as error:  # truncated or mis-shaped
+        raise CorruptCheckpointError(_corrupt_message(source, error)) from error
+    missing = [k for k in info.get("missing_keys", ()) if not _is_tied(hf_model, k)]
+    if missing:
+        raise CorruptCheckpointError(
+            f"{source.location} lacks {len(missing)} weight tensors (e.g. {missing[0]}): the "
+            "checkpoint is incomplete, and loading it would silently use random weights"
+        )
+    if device is not None:
+        hf_model.to(device)
+    hf_model.eval()
+    return _boot_bridge(source, hf_model, tokenizer, self_test=self_test)
+
+
+def _corrupt_message(source: ModelSource, error: BaseException) -> str:
+    return (
+        f"the weights of {source.location} cannot be read ({type(error).__name__}: {error}). The "
+        "file is corrupt or truncated: re-download it, or re-save the model with save_pretrained"
+    )
+
+
+def _is_tied(hf_model: torch.nn.Module, key: str) -> bool:
+    # The output embedding of tied models is absent from checkpoints by design.
+    tied = getattr(hf_model, "_tied_weights_keys", None) or {}
+    return key in tied or key in getattr(hf_model, "all_tied_weights_keys", {})
+
+
+def _boot_bridge(source: ModelSource, hf_model: Any, tokenizer: Any, *, self_test: bool) -> "TransformerBridge":
+    from transformer_lens.model_bridge import TransformerBridge
+
+    bridge = TransformerBridge.boot_transformers(source.location, hf_model=hf_model, tokenizer=tokenizer)
+    bridge.interp_source = source
+    return make_patterns_live(bridge, self_test=self_test)

@@ -1,0 +1,143 @@
+"""The one interface every task speaks: an `Example` is a prompt plus what should follow it.
+
+A task is scored one of two ways, fixed by the task:
+- ``"choice"``: the model's log-likelihood of each string in ``choices`` after ``prompt``;
+  the highest wins, and the loss is the cross-entropy of ``answer`` (one of the choices).
+- ``"exact"``: greedy continuation must reproduce ``answer`` token for token; the loss is
+  the cross-entropy of ``answer``'s tokens.
+
+Continuations carry their own leading space (``" 7"``, ``" B"``): BPE tokenizers (Pythia,
+OPT) give a different token to ``"7"`` and ``" 7"``, and the prompt never ends in a space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import re
+from dataclasses import dataclass, field
+from typing import Any, Literal, Mapping
+
+Scoring = Literal["choice", "exact"]
+
+
+@dataclass(frozen=True)
+class Example:
+    """One prompt and what should follow it.
+
+    >>> Example(prompt="Q: 2 + 3 =", answer=" 5").answer
+    ' 5'
+    """
+
+    prompt: str
+    answer: str
+    choices: tuple[str, ...] | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.choices is not None and self.answer not in self.choices:
+            raise ValueError(
+                f"answer {self.answer!r} is not among choices {self.choices!r}: "
+                "a choice-scored example must list its answer as one of its choices"
+            )
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named, fixed set of examples scored one way.
+
+    >>> t = Task("toy", "arithmetic", "exact", (Example("1 + 1 =", " 2"),))
+    >>> len(t)
+    1
+    """
+
+    name: str
+    kind: str
+    scoring: Scoring
+    examples: tuple[Example, ...]
+
+    def __post_init__(self) -> None:
+        if not self.examples:
+            raise ValueError(
+                f"task {self.name!r} has no examples: pass n >= 1, or check the file it was "
+                "loaded from"
+            )
+        if self.scoring == "choice" and any(e.choices is None for e in self.examples):
+            raise ValueError(f"task {self.name!r} is choice-scored but an example has no choices")
+
+    def __len__(self) -> int:
+        return len(self.examples)
+
+    def __iter__(self):
+        return iter(self.examples)
+
+
+# --- Helpers every family shares: word sets, sample sizes, and held-out splits. ---
+
+Split = Literal["train", "test"]
+SPLITS: tuple[Split, ...] = ("train", "test")
+
+# What the suite's word-level tokenizer treats as one word: a run of letters. Digits are
+# single-character tokens and punctuation its own tokens, so neither needs a words() entry.
+_WORD = re.compile(r"[A-Za-z]+")
+
+
+def words_in(text: str) -> list[str]:
+    """The words of ``text`` as the suite's tokenizer sees them (digits and punctuation dropped).
+
+    >>> words_in("Question 1: What is 37 + 45?\\nAnswer: kaq")
+    ['Question', 'What', 'is', 'Answer', 'kaq']
+    """
+    return _WORD.findall(text)
+
+
+def check_n(n: int) -> None:
+    """Refuse a sample size that would give an empty (or nonsensical) task.
+
+    >>> check_n(10)
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer (the number of examples), got {n!r}")
+
+
+def check_split(split: str) -> None:
+    """Refuse anything but ``"train"`` or ``"test"``.
+
+    >>> check_split("test")
+    """
+    if split not in SPLITS:
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+
+def split_of(key: str, *, test_fraction: float) -> Split:
+    """Which split the item named by ``key`` belongs to: fixed by a hash, never by a seed.
+
+    A keyed hash (not Python's salted ``hash``) gives the same answer on every machine and run,
+    so a test item can never turn up in a training corpus built elsewhere.
+
+    >>> split_of("add:37,45", test_fraction=0.5) in ("train", "test")
+    True
+    """
+    return "test" if hash_unit(key) < test_fraction else "train"
+
+
+def hash_unit(key: str) -> float:
+    """A stable pseudo-random number in [0, 1) for ``key``.
+
+    >>> 0.0 <= hash_unit("anything") < 1.0
+    True
+    """
+    digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
+
+
+def balanced_draws(n: int, k: int, rng: random.Random) -> list[int]:
+    """``n`` draws from ``range(k)``, each value as often as possible (counts differ by <= 1),
+    in a random order: exact balance, where i.i.d. draws would leave chance a little off 1/k.
+
+    >>> sorted(balanced_draws(6, 3, random.Random(0)))
+    [0, 0, 1, 1, 2, 2]
+    """
+    draws = [i % k for i in range(n)]
+    rng.shuffle(draws)
+    return draws

@@ -1,0 +1,38 @@
+"""Session-wide fixtures: tiny HF checkpoints on disk, built once, loaded per test."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+# No machine here reaches the hub: fail fast instead of waiting on connections.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from tests import checkpoints  # noqa: E402  (after the environment is set)
+
+FAMILIES = {
+    "neox": lambda: checkpoints.neox_model(),
+    "opt": lambda: checkpoints.opt_model(),
+    "opt350": lambda: checkpoints.opt_model(post_ln=True),
+}
+
+
+@pytest.fixture(scope="session")
+def checkpoint_dirs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("checkpoints")
+    return {name: checkpoints.save(build(), root / name) for name, build in FAMILIES.items()}
+
+
+@pytest.fixture(scope="session", params=list(FAMILIES))
+def family(request):
+    return request.param
+
+
+@pytest.fixture(scope="session")
+def bridges(checkpoint_dirs):
+    """One live bridge per family, shared: tests must not leave hooks attached."""
+    import interp
+
+    return {name: interp.load_model(path) for name, path in checkpoint_dirs.items()}

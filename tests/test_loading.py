@@ -1,0 +1,106 @@
+"""Name resolution and the errors a researcher meets when files are missing or wrong."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+import interp
+from interp.loading import PYTHIA_STEPS, parse_dtype, resolve
+
+
+def test_hub_ids_and_revisions_resolve_without_loading():
+    assert resolve("EleutherAI/pythia-160m@step3000").revision == "step3000"
+    assert resolve("EleutherAI/pythia-160m", revision="step512").location == "EleutherAI/pythia-160m"
+    assert resolve("facebook/opt-125m").revision is None
+
+
+def test_pythia_steps_follow_the_published_schedule():
+    assert len(PYTHIA_STEPS) == 154
+    with pytest.raises(ValueError, match="no checkpoint at step 1500.*step1000, step2000"):
+        resolve("EleutherAI/pythia-70m@step1500")
+    with pytest.raises(ValueError, match="no training-step revisions"):
+        resolve("facebook/opt-125m@step1000")
+    with pytest.raises(ValueError, match="give one of them"):
+        resolve("EleutherAI/pythia-70m@step1000", revision="step2000")
+
+
+def test_offline_hub_model_names_the_three_ways_to_supply_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HOME", str(tmp_path))  # an empty cache
+    with pytest.raises(interp.ModelNotFoundError) as caught:
+        interp.load_model("EleutherAI/pythia-14m@step1000")
+    message = str(caught.value)
+    assert "EleutherAI/pythia-14m" in message and "step1000" in message
+    for way in ("network", "HF cache", "local directory"):
+        assert way in message
+
+
+def test_local_directory_loads_with_dtype(checkpoint_dirs):
+    model = interp.load_model(checkpoint_dirs["neox"], dtype="float64", self_test=False)
+    assert next(model.original_model.parameters()).dtype == torch.float64
+
+
+def test_unsupported_architecture_lists_the_supported(tmp_path):
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from tests.checkpoints import build_tokenizer
+
+    GPT2LMHeadModel(GPT2Config(n_layer=1, n_embd=16, n_head=2, vocab_size=80)).save_pretrained(tmp_path)
+    build_tokenizer().save_pretrained(tmp_path)
+    with pytest.raises(interp.UnsupportedArchitectureError, match="GPTNeoXForCausalLM, OPTForCausalLM"):
+        interp.load_model(tmp_path)
+
+
+def test_corrupt_weights_are_named(checkpoint_dirs, tmp_path):
+    broken = tmp_path / "broken"
+    shutil.copytree(checkpoint_dirs["opt"], broken)
+    weights = broken / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(interp.CorruptCheckpointError, match="corrupt or truncated"):
+        interp.load_model(broken)
+
+
+def test_missing_weights_and_missing_tensors(checkpoint_dirs, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    no_weights = tmp_path / "no_weights"
+    shutil.copytree(checkpoint_dirs["opt"], no_weights)
+    (no_weights / "model.safetensors").unlink()
+    with pytest.raises(interp.ModelNotFoundError, match="weights"):
+        interp.load_model(no_weights)
+
+    partial = tmp_path / "partial"
+    shutil.copytree(checkpoint_dirs["opt"], partial)
+    tensors = load_file(partial / "model.safetensors")
+    dropped = next(k for k in tensors if "fc1.weight" in k)
+    del tensors[dropped]
+    save_file(tensors, partial / "model.safetensors", metadata={"format": "pt"})
+    with pytest.raises(interp.CorruptCheckpointError, match="random weights"):
+        interp.load_model(partial)
+
+
+def test_unknown_suite_model_and_bad_paths(tmp_path):
+    with pytest.raises(interp.ModelNotFoundError, match="unknown suite model"):
+        interp.load_model("suite/no-such-model")
+    with pytest.raises(interp.ModelNotFoundError, match="neither a local directory"):
+        interp.load_model("./no/such/dir")
+    (tmp_path / "file.txt").write_text("x")
+    with pytest.raises(interp.ModelNotFoundError, match="is a file"):
+        interp.load_model(tmp_path / "file.txt")
+
+
+def test_local_step_checkpoints_resolve(checkpoint_dirs, tmp_path):
+    root = tmp_path / "run"
+    shutil.copytree(checkpoint_dirs["neox"], root / "step100")
+    assert resolve(f"{root}@step100").location == str(root / "step100")
+    with pytest.raises(interp.ModelNotFoundError, match="available: step100"):
+        resolve(f"{root}@step7")
+
+
+def test_dtype_names():
+    assert parse_dtype("bf16") is torch.bfloat16 and parse_dtype(None) is None
+    with pytest.raises(ValueError, match="unknown dtype 'int3'"):
+        parse_dtype("int3")
