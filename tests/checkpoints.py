@@ -12,57 +12,23 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OPTConfig, OPTForCausalLM
+from transformers import GPTNeoXForCausalLM
 
 from interp.tokenizer import build_word_tokenizer
+from interp.toy import TOY_SHAPE, save_toy_checkpoint
 
 WORDS = [f"w{i}" for i in range(40)]
-SHAPE = dict(hidden=32, layers=2, heads=4, ffn=64, positions=64)
+SHAPE = TOY_SHAPE
+FAMILIES = {"neox": "pythia", "opt": "opt", "opt350": "opt-post-ln"}
 
 
 def build_tokenizer():
     return build_word_tokenizer(WORDS)
 
 
-def neox_model(seed: int = 0) -> GPTNeoXForCausalLM:
-    torch.manual_seed(seed)
-    tok = build_tokenizer()
-    config = GPTNeoXConfig(
-        vocab_size=len(tok), hidden_size=SHAPE["hidden"], num_hidden_layers=SHAPE["layers"],
-        num_attention_heads=SHAPE["heads"], intermediate_size=SHAPE["ffn"],
-        max_position_embeddings=SHAPE["positions"], rotary_pct=0.5, use_parallel_residual=True,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        initializer_range=0.2,
-    )
-    return GPTNeoXForCausalLM(config).eval()
-
-
-def opt_model(seed: int = 0, *, post_ln: bool = False) -> OPTForCausalLM:
-    """OPT; ``post_ln`` gives opt-350m's layout: post-LN, project_in/out, no final norm."""
-    torch.manual_seed(seed)
-    tok = build_tokenizer()
-    config = OPTConfig(
-        vocab_size=len(tok), hidden_size=SHAPE["hidden"], num_hidden_layers=SHAPE["layers"],
-        num_attention_heads=SHAPE["heads"], ffn_dim=SHAPE["ffn"],
-        max_position_embeddings=SHAPE["positions"],
-        word_embed_proj_dim=SHAPE["hidden"] // 2 if post_ln else SHAPE["hidden"],
-        do_layer_norm_before=not post_ln,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-        init_std=0.2,
-    )
-    model = OPTForCausalLM(config).eval()
-    # Random LayerNorm gains/biases so a wrong norm placement cannot hide behind identity norms.
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if "layer_norm" in name:
-                p.add_(0.1 * torch.randn_like(p))
-    return model
-
-
-def save(model: nn.Module, directory: Path) -> Path:
-    model.save_pretrained(directory)
-    build_tokenizer().save_pretrained(directory)
-    return directory
+def save(name: str, directory: Path) -> Path:
+    """Write the toy checkpoint of test family ``name`` ("neox", "opt", "opt350")."""
+    return save_toy_checkpoint(directory, FAMILIES[name], words=WORDS)
 
 
 def _heads(x: Tensor, n_heads: int) -> Tensor:

@@ -12,20 +12,16 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from tests import checkpoints  # noqa: E402  (after the environment is set)
 
-FAMILIES = {
-    "neox": lambda: checkpoints.neox_model(),
-    "opt": lambda: checkpoints.opt_model(),
-    "opt350": lambda: checkpoints.opt_model(post_ln=True),
-}
+FAMILIES = list(checkpoints.FAMILIES)
 
 
 @pytest.fixture(scope="session")
 def checkpoint_dirs(tmp_path_factory):
     root = tmp_path_factory.mktemp("checkpoints")
-    return {name: checkpoints.save(build(), root / name) for name, build in FAMILIES.items()}
+    return {name: checkpoints.save(name, root / name) for name in FAMILIES}
 
 
-@pytest.fixture(scope="session", params=list(FAMILIES))
+@pytest.fixture(scope="session", params=FAMILIES)
 def family(request):
     return request.param
 

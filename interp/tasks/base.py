@@ -16,9 +16,10 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any, Literal, Mapping
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
 
 Scoring = Literal["choice", "exact"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def check_split(split: str) -> None:
 def split_of(key: str, *, test_fraction: float) -> Split:
     """Which split the item named by ``key`` belongs to: fixed by a hash, never by a seed.
 
-    A keyed hash (not Python's salted ``hash``) gives the same answer on every machine and run,
+    A content hash (not Python's per-process salted ``hash``) gives the same answer on every machine and run,
     so a test item can never turn up in a training corpus built elsewhere.
 
     >>> split_of("add:37,45", test_fraction=0.5) in ("train", "test")
@@ -141,3 +142,18 @@ def balanced_draws(n: int, k: int, rng: random.Random) -> list[int]:
     draws = [i % k for i in range(n)]
     rng.shuffle(draws)
     return draws
+
+
+def hash_halves(items: Sequence[T], key: Callable[[T], str]) -> tuple[list[T], list[T]]:
+    """``items`` cut into (train, test) halves by the rank of each item's key hash.
+
+    An exact half where an independent hash per item would leave small sets lopsided; an odd
+    item out goes to train. Which half an item lands in depends only on the item set.
+
+    >>> train, test = hash_halves(["a", "b", "c", "d"], key=str)
+    >>> len(train), len(test), sorted(train + test)
+    (2, 2, ['a', 'b', 'c', 'd'])
+    """
+    ranked = sorted(items, key=lambda item: hash_unit(key(item)))
+    cut = len(ranked) // 2
+    return ranked[cut:], ranked[:cut]

@@ -1,0 +1,171 @@
+"""Tasks by name: synthetic families, loaders of real benchmark files, and their vocabulary.
+
+>>> from interp.tasks import get_task
+>>> task = get_task("arithmetic_add", n=5, digits=3, split="test")
+>>> task.examples[0].prompt.endswith("=")
+True
+
+``get_task``'s ``seed`` picks the sample; what a task *is* (a knowledge world, a rare copy's
+tokens, every train/test split) is fixed by its parameters and never by ``seed``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Callable
+
+from interp.tasks import arithmetic, icl, knowledge, paraphrase, rare
+from interp.tasks.base import Example, Split, Task, check_n, check_split
+from interp.tasks.fewshot import few_shot
+from interp.tasks.files import DataFileError, load_mmlu_csv, load_qqp_tsv
+from interp.tasks.knowledge import KnowledgeBase
+
+__all__ = [
+    "DataFileError",
+    "Example",
+    "KnowledgeBase",
+    "Split",
+    "Task",
+    "available_tasks",
+    "describe_tasks",
+    "few_shot",
+    "get_task",
+    "load_mmlu_csv",
+    "load_qqp_tsv",
+    "task_words",
+]
+
+# Every builder takes these; anything else a caller passes is a family parameter.
+_COMMON = ("n", "seed", "split", "copy")
+_RARE_NAME = re.compile(r"rare_(comparison|modadd)_(\d+)")
+
+
+@dataclass(frozen=True)
+class _Spec:
+    build: Callable[..., Task]
+    description: str
+
+
+_FIXED: dict[str, _Spec] = {
+    "knowledge_cloze": _Spec(
+        knowledge.knowledge_cloze, "complete a fact about a made-up country (exact)"
+    ),
+    "knowledge_qa": _Spec(knowledge.knowledge_qa, "answer a question about a made-up country"),
+    "knowledge_mc": _Spec(
+        knowledge.knowledge_mc, "MMLU-style 4-option question about a made-up country (choice)"
+    ),
+    "arithmetic_add": _Spec(arithmetic.arithmetic_add, "n-digit addition (exact; digits=2)"),
+    "arithmetic_sub": _Spec(
+        arithmetic.arithmetic_sub, "n-digit subtraction, non-negative (exact; digits=2)"
+    ),
+    "arithmetic_mul": _Spec(arithmetic.arithmetic_mul, "n-digit multiplication (exact; digits=2)"),
+    "qqp": _Spec(paraphrase.qqp, "are two synthetic questions duplicates? yes/no (choice)"),
+    "icl": _Spec(icl.icl, "label word categories from in-context demonstrations (choice)"),
+    "icl_heldout": _Spec(
+        icl.icl_heldout, "in-context labelling on held-out categories; test only (choice)"
+    ),
+}
+
+
+def available_tasks(*, copies: int = rare.DEFAULT_COPIES) -> list[str]:
+    """Every registered task name, the rare tasks' for each of ``copies`` copies.
+
+    >>> "rare_modadd_5" in available_tasks()
+    True
+    """
+    return list(_specs(copies))
+
+
+def describe_tasks(*, copies: int = rare.DEFAULT_COPIES) -> dict[str, str]:
+    """Task name -> one-line description.
+
+    >>> describe_tasks()["qqp"]
+    'are two synthetic questions duplicates? yes/no (choice)'
+    """
+    return {name: spec.description for name, spec in _specs(copies).items()}
+
+
+def get_task(
+    name: str, *, n: int = 200, seed: int = 0, split: Split = "test", **params: Any
+) -> Task:
+    """``n`` examples of task ``name`` from ``split``, sampled with ``seed``.
+
+    ``params`` go to the family: ``digits``, ``allow_negative`` (arithmetic), ``shots``,
+    ``n_labels`` (icl), ``kb_seed``, ``n_entities`` (knowledge), ``copies``,
+    ``comparison_tokens``, ``modulus`` (rare).
+
+    >>> get_task("rare_comparison_0", n=4).scoring
+    'choice'
+    """
+    check_n(n)
+    check_split(split)
+    spec = _spec(name, params.get("copies", rare.DEFAULT_COPIES))
+    _check_params(name, spec.build, params)
+    return spec.build(n=n, seed=seed, split=split, **params)
+
+
+def task_words(**params: Any) -> set[str]:
+    """Every word any registered task can emit with these parameters (``kb_seed``,
+    ``n_entities``, ``copies``, ``comparison_tokens``, ``modulus``): a word-level vocabulary.
+
+    >>> {"capital", "dax", "more", "Question"} <= task_words()
+    True
+    """
+    families: list[Callable[..., set[str]]] = [
+        knowledge.words, arithmetic.words, paraphrase.words, icl.words, rare.words
+    ]
+    accepted = {p for f in families for p in inspect.signature(f).parameters}
+    unknown = sorted(set(params) - accepted)
+    if unknown:
+        raise TypeError(
+            f"task_words got unknown parameter(s) {', '.join(unknown)}; "
+            f"it takes: {', '.join(sorted(accepted))}"
+        )
+    vocabulary: set[str] = set()
+    for family_words in families:
+        own = inspect.signature(family_words).parameters
+        vocabulary |= family_words(**{k: v for k, v in params.items() if k in own})
+    return vocabulary
+
+
+def _specs(copies: int) -> dict[str, _Spec]:
+    specs = dict(_FIXED)
+    for copy in range(copies):
+        specs[f"rare_comparison_{copy}"] = _rare_spec("comparison", copy)
+    for copy in range(copies):
+        specs[f"rare_modadd_{copy}"] = _rare_spec("modadd", copy)
+    return specs
+
+
+def _rare_spec(family: str, copy: int) -> _Spec:
+    if family == "comparison":
+        what = "which of two made-up tokens ranks higher? more/less (choice)"
+        return _Spec(partial(rare.rare_comparison, copy=copy), f"rare copy {copy}: {what}")
+    what = "modular addition over made-up tokens (exact)"
+    return _Spec(partial(rare.rare_modadd, copy=copy), f"rare copy {copy}: {what}")
+
+
+def _spec(name: str, copies: int) -> _Spec:
+    if name in _FIXED:
+        return _FIXED[name]
+    match = _RARE_NAME.fullmatch(name)
+    if match and int(match.group(2)) < copies:
+        return _rare_spec(match.group(1), int(match.group(2)))
+    names = available_tasks(copies=copies)
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f" Did you mean {close[0]!r}?" if close else ""
+    raise ValueError(f"unknown task {name!r}.{hint} Available: {', '.join(names)}")
+
+
+def _check_params(name: str, build: Callable[..., Task], params: dict[str, Any]) -> None:
+    accepted = [p for p in inspect.signature(build).parameters if p not in _COMMON]
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        takes = ", ".join(accepted) or "no other parameters"
+        raise TypeError(
+            f"task {name!r} got unknown parameter(s) {', '.join(unknown)}; it takes: {takes}"
+        )

@@ -1,0 +1,200 @@
+"""In-context learning of arbitrary labels for word categories (``icl``, ``icl_heldout``).
+
+A family is a set of ``n_labels`` word categories (animals vs colors). Each prompt draws a
+family and a fresh mapping from its categories to made-up label words, shows ``shots``
+demonstrations and asks for the query's label:
+
+    cat -> dax
+    red -> wug
+    horse ->            answer " dax", choices (" dax", " wug")
+
+The labels mean nothing outside the prompt, so only the demonstrations tell the answer;
+with ``shots=0`` the choices still hold every label, so chance is 1 / ``n_labels``.
+Demonstration labels and query labels are each exactly balanced.
+
+Splits: ``icl`` uses families of the training categories; its "test" split asks only about
+query words that a hash puts in "test" (half of each category), while demonstrations
+may use any word of the family. ``icl_heldout`` uses families built only from the held-out
+categories, whose words no ``icl`` prompt ever contains; it has no "train" split.
+"""
+
+from __future__ import annotations
+
+import random
+from itertools import combinations
+
+from interp.tasks.base import (
+    Example,
+    Split,
+    Task,
+    balanced_draws,
+    check_n,
+    check_split,
+    hash_halves,
+)
+
+CATEGORIES: dict[str, tuple[str, ...]] = {
+    "animals": ("cat", "dog", "horse", "cow", "sheep", "goat", "pig", "rabbit", "mouse", "lion",
+                "tiger", "bear", "wolf", "deer"),
+    "colors": ("red", "blue", "green", "yellow", "orange", "purple", "pink", "brown", "black",
+               "white", "gray"),
+    "tools": ("hammer", "saw", "drill", "wrench", "chisel", "pliers", "shovel", "rake",
+              "screwdriver", "ladder", "axe"),
+    "fruits": ("apple", "banana", "cherry", "grape", "lemon", "mango", "peach", "pear", "plum",
+               "melon", "kiwi", "lime"),
+    "vehicles": ("car", "bus", "truck", "train", "bicycle", "boat", "plane", "tractor", "taxi",
+                 "scooter", "van", "ship"),
+    "body": ("hand", "foot", "arm", "leg", "nose", "ear", "eye", "knee", "elbow", "shoulder",
+             "finger"),
+    "clothing": ("shirt", "hat", "coat", "shoe", "sock", "scarf", "glove", "jacket", "dress",
+                 "skirt", "boot"),
+    "professions": ("doctor", "teacher", "farmer", "baker", "lawyer", "pilot", "nurse", "chef",
+                    "painter", "soldier", "plumber"),
+    "instruments": ("guitar", "piano", "violin", "drum", "flute", "trumpet", "harp", "cello",
+                    "banjo", "clarinet"),
+    "furniture": ("chair", "table", "sofa", "bed", "desk", "shelf", "stool", "bench", "dresser",
+                  "cabinet"),
+    "vegetables": ("carrot", "potato", "onion", "cabbage", "pea", "bean", "lettuce", "spinach",
+                   "turnip", "celery"),
+    "weather": ("rain", "snow", "wind", "fog", "storm", "hail", "thunder", "sunshine", "frost",
+                "drizzle"),
+}
+HELDOUT_CATEGORIES = ("instruments", "furniture", "vegetables", "weather")
+TRAIN_CATEGORIES = tuple(c for c in CATEGORIES if c not in HELDOUT_CATEGORIES)
+# Made-up label words: no prior meaning, so a label is learnable only from the prompt.
+LABEL_POOL = ("dax", "wug", "blick", "fep", "toma", "zup", "lorp", "mib", "kiki", "bouba",
+              "gazzer", "tulver", "nork", "pim", "sarl", "vosk")
+DEFAULT_SHOTS = 4
+DEFAULT_LABELS = 2
+
+
+def icl(
+    *,
+    n: int = 200,
+    seed: int = 0,
+    split: Split = "test",
+    shots: int = DEFAULT_SHOTS,
+    n_labels: int = DEFAULT_LABELS,
+) -> Task:
+    """Label-mapping prompts over the training categories.
+
+    >>> ex = icl(n=1, shots=2).examples[0]
+    >>> ex.prompt.count("->"), len(ex.choices)
+    (3, 2)
+    """
+    check_split(split)
+    return _task("icl", TRAIN_CATEGORIES, split, n=n, seed=seed, shots=shots, n_labels=n_labels)
+
+
+def icl_heldout(
+    *,
+    n: int = 200,
+    seed: int = 0,
+    split: Split = "test",
+    shots: int = DEFAULT_SHOTS,
+    n_labels: int = DEFAULT_LABELS,
+) -> Task:
+    """Label-mapping prompts over held-out categories, never seen in any ``icl`` prompt.
+
+    >>> icl_heldout(n=1).examples[0].metadata["categories"][0] in HELDOUT_CATEGORIES
+    True
+    """
+    check_split(split)
+    if split != "test":
+        raise ValueError(
+            "icl_heldout has only a 'test' split: its categories are held out from training; "
+            "train on 'icl' instead"
+        )
+    return _task("icl_heldout", HELDOUT_CATEGORIES, None, n=n, seed=seed, shots=shots,
+                 n_labels=n_labels)
+
+
+def families(*, heldout: bool = False, n_labels: int = DEFAULT_LABELS) -> list[tuple[str, ...]]:
+    """Every family (set of categories) a prompt of ``icl`` or ``icl_heldout`` can draw.
+
+    >>> len(families(heldout=True))
+    6
+    """
+    return list(combinations(HELDOUT_CATEGORIES if heldout else TRAIN_CATEGORIES, n_labels))
+
+
+def query_words(category: str, split: Split | None) -> tuple[str, ...]:
+    """The words of ``category`` a query may use in ``split`` (all of them with ``None``).
+
+    >>> set(query_words("animals", "train")).isdisjoint(query_words("animals", "test"))
+    True
+    """
+    words = CATEGORIES[category]
+    if split is None:
+        return words
+    train, test = hash_halves(words, key=lambda word: f"icl/{word}")
+    return tuple(train if split == "train" else test)
+
+
+def words() -> set[str]:
+    """Every word the ICL tasks can emit: the category words and the label pool.
+
+    >>> {"cat", "dax"} <= words()
+    True
+    """
+    return {w for category in CATEGORIES.values() for w in category} | set(LABEL_POOL)
+
+
+def _task(
+    name: str,
+    categories: tuple[str, ...],
+    query_split: Split | None,
+    *,
+    n: int,
+    seed: int,
+    shots: int,
+    n_labels: int,
+) -> Task:
+    check_n(n)
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
+        raise ValueError(f"shots must be a non-negative integer, got {shots!r}")
+    most = min(len(categories), len(LABEL_POOL))
+    if not 2 <= n_labels <= most:
+        raise ValueError(f"{name}: n_labels must be between 2 and {most}, got {n_labels}")
+    rng = random.Random(seed)
+    queries = {c: query_words(c, query_split) for c in categories}
+    examples = tuple(
+        _prompt(rng, categories, queries, shots, n_labels, answer_slot)
+        for answer_slot in balanced_draws(n, n_labels, rng)
+    )
+    return Task(name, "icl", "choice", examples)
+
+
+def _prompt(
+    rng: random.Random,
+    categories: tuple[str, ...],
+    queries: dict[str, tuple[str, ...]],
+    shots: int,
+    n_labels: int,
+    answer_slot: int,
+) -> Example:
+    family = rng.sample(categories, n_labels)
+    labels = rng.sample(LABEL_POOL, n_labels)
+    query_category = family[answer_slot]
+    query = rng.choice(queries[query_category])
+    lines = []
+    for slot in balanced_draws(shots, n_labels, rng):
+        # Never the query itself as a demonstration: that would be copying, not learning.
+        word = query
+        while word == query:
+            word = rng.choice(CATEGORIES[family[slot]])
+        lines.append(f"{word} -> {labels[slot]}")
+    lines.append(f"{query} ->")
+    return Example(
+        prompt="\n".join(lines),
+        answer=f" {labels[answer_slot]}",
+        choices=tuple(f" {label}" for label in labels),
+        metadata={
+            "family": "/".join(sorted(family)),
+            "categories": tuple(family),
+            "mapping": dict(zip(family, labels)),
+            "query": query,
+            "query_category": query_category,
+            "shots": shots,
+        },
+    )
