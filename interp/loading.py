@@ -121,11 +121,16 @@ def _check_pythia_revision(name: str, revision: str) -> None:
 
 
 def _resolve_local_revision(path: Path, revision: str) -> ModelSource:
-    # A local suite-style layout keeps intermediate checkpoints in sibling folders named by step.
-    candidate = path / revision
-    if candidate.is_dir():
-        return ModelSource(f"{path}@{revision}", str(candidate), None, True)
-    available = sorted(p.name for p in path.iterdir() if p.is_dir() and p.name.startswith("step"))
+    # Intermediate checkpoints live in folders named by step: beside the final weights' files,
+    # or under checkpoints/ (the suite's layout).
+    for folder in (path, path / "checkpoints"):
+        if (folder / revision).is_dir():
+            return ModelSource(f"{path}@{revision}", str(folder / revision), None, True)
+    available = sorted(
+        p.name
+        for folder in (path, path / "checkpoints") if folder.is_dir()
+        for p in folder.iterdir() if p.is_dir() and p.name.startswith("step")
+    )
     raise ModelNotFoundError(
         f"{path} has no checkpoint {revision!r}; available: {', '.join(available) or 'none'}"
     )
@@ -237,7 +242,8 @@ def load_model(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve(name_or_path, revision)
-    torch_dtype = parse_dtype(dtype)
+    # float32 unless asked: suite and hub checkpoints are stored in fp16, which CPUs run slowly.
+    torch_dtype = parse_dtype(dtype) or torch.float32
     if device is not None and device_map is not None:
         raise ValueError("pass device or device_map, not both (device_map places every layer itself)")
     config = _load_config(source)

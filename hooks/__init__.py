@@ -1,0 +1,82 @@
+"""Hook factories: small functions that build TransformerLens forward hooks.
+
+A hook factory takes the settings of an intervention (a donor pattern, heads to ablate, a seed)
+and returns ``fn(tensor, hook) -> tensor | None``, the hook ``run_with_hooks`` calls at a hook
+point: a tensor it returns replaces the activation, ``None`` keeps it. Hooks never edit in place.
+They read only ``hook.name`` (its layer selects per-layer data), so they work on any
+TransformerBridge with the standard names: ``blocks.{L}.attn.hook_pattern`` and
+``hook_attn_scores`` [batch, head, query, key], ``hook_q/k/v/z`` [batch, pos, head, d_head].
+Replacements are checked (shape, causal, normalised, finite) unless ``validate=False``.
+Pattern and score edits need a bridge that runs them live (``interp.load_model`` makes one).
+
+    import hooks
+    store = {}
+    names = [f"blocks.{L}.attn.hook_pattern" for L in range(model.cfg.n_layers)]
+    model.run_with_hooks(clean, fwd_hooks=[(n, hooks.capture(store)) for n in names])
+    model.run_with_hooks(corrupt, fwd_hooks=[(n, hooks.replace_pattern(store)) for n in names])
+    model.run_with_hooks(clean, fwd_hooks=[("blocks.3.attn.hook_z", hooks.ablate_heads([0, 5]))])
+"""
+
+from .heads import (
+    HeadSelection,
+    ablate_heads,
+    patch_heads,
+    permute_heads,
+    scale_heads,
+    shuffle_heads,
+)
+from .live import make_patterns_live
+from .patterns import (
+    capture,
+    interpolate_pattern,
+    random_pattern,
+    replace_pattern,
+    replace_scores,
+    uniform_pattern,
+)
+from .types import (
+    HeadActivation,
+    HookFn,
+    HookPointLike,
+    Pattern,
+    Scores,
+    Source,
+    head_axis_of,
+    hook_name,
+    layer_of,
+)
+from .validate import PatternError, future_mask, validate_pattern, validate_scores
+
+__all__ = [
+    # types
+    "HeadActivation",
+    "HeadSelection",
+    "HookFn",
+    "HookPointLike",
+    "Pattern",
+    "Scores",
+    "Source",
+    "head_axis_of",
+    "hook_name",
+    "layer_of",
+    # validation
+    "PatternError",
+    "future_mask",
+    "validate_pattern",
+    "validate_scores",
+    # pattern and score factories
+    "capture",
+    "interpolate_pattern",
+    "random_pattern",
+    "replace_pattern",
+    "replace_scores",
+    "uniform_pattern",
+    # making pattern and score edits live on a bridge interp did not load
+    "make_patterns_live",
+    # head factories
+    "ablate_heads",
+    "patch_heads",
+    "permute_heads",
+    "scale_heads",
+    "shuffle_heads",
+]
