@@ -1,0 +1,153 @@
+"""The suite's training corpus: one controlled mixture, deterministic from a seed.
+
+A training sequence is ``seq_len`` tokens packed from short documents joined by EOS, drawn by
+``MIX`` weights: background text from a small grammar (the bulk), knowledge facts (every fact
+as a statement; train-split facts also as question-answer and 4-choice questions), arithmetic,
+paraphrase pairs, and in-context-learning prompts over the training categories only (the
+held-out categories never appear). Documents are rendered training-split examples of the same
+generators that ``interp.tasks`` evaluates, so test items never leak into training.
+
+The rare-task ladder: copy k of comparison and of modular addition is injected into a
+fraction ``RARE_FREQUENCIES[k]`` of sequences (independently per task), as a block of
+``RARE_BLOCK`` training instances replacing the sequence's first tokens, as in arXiv
+2605.29548. Same difficulty, different frequency.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import numpy as np
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from interp.suite import grammar
+from interp.tasks import get_task, task_words
+from interp.tasks.base import Example
+from interp.tasks.knowledge import KnowledgeBase
+from interp.tasks.rare import DEFAULT_COPIES, comparison_copy, modadd_copy
+
+Sequences = Int[Tensor, "sequence pos"]
+
+# Shares of documents by kind. Background text is the bulk, as web text is for Pythia and OPT.
+MIX: dict[str, float] = {
+    "background": 0.34,
+    "fact": 0.16,
+    "fact_qa": 0.06,
+    "fact_mc": 0.06,
+    "arithmetic": 0.18,
+    "paraphrase": 0.06,
+    "icl": 0.14,
+}
+# Fraction of training sequences carrying copy k, log-spaced from 3e-2 down to 1e-4.
+RARE_FREQUENCIES: tuple[float, ...] = tuple(
+    float(f) for f in np.geomspace(3e-2, 1e-4, DEFAULT_COPIES)
+)
+RARE_BLOCK = 8  # training instances per injected block
+
+
+@dataclass(frozen=True)
+class CorpusConfig:
+    """What the corpus is: change any field and every suite model must be retrained."""
+
+    seed: int = 0
+    seq_len: int = 128
+    mix: dict[str, float] = field(default_factory=lambda: dict(MIX))
+    rare_frequencies: tuple[float, ...] = RARE_FREQUENCIES
+
+
+def suite_words() -> set[str]:
+    """The suite tokenizer's vocabulary: every task word plus the background grammar's.
+
+    >>> "the" in suite_words()
+    True
+    """
+    return task_words() | grammar.words()
+
+
+def _render(example: Example) -> str:
+    return example.prompt + example.answer
+
+
+def _pool(name: str, n: int, seed: int, **params) -> list[str]:
+    return [_render(e) for e in get_task(name, n=n, seed=seed, split="train", **params).examples]
+
+
+class DocumentSource:
+    """Endless documents of each kind, drawn from pre-generated training-split pools."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        kb = KnowledgeBase()
+        train_facts = kb.facts_in("train")
+        mc_rng = random.Random(seed + 1)
+        self.pools: dict[str, list[str]] = {
+            "fact": kb.statements(),
+            "fact_qa": [_render(e) for e in kb.qa_pairs("train")],
+            "fact_mc": [_render(kb.mc(f, mc_rng)) for f in train_facts for _ in range(4)],
+            "arithmetic": _pool("arithmetic_add", 6000, seed)
+            + _pool("arithmetic_sub", 3000, seed)
+            + _pool("arithmetic_mul", 1500, seed, digits=1),
+            "paraphrase": _pool("qqp", 4000, seed),
+        }
+        # ICL prompts with 0..16 demonstrations: the model meets every shot count.
+        self.pools["icl"] = [
+            _render(e)
+            for shots in (0, 1, 2, 4, 8, 12, 16)
+            for e in get_task("icl", n=800, seed=seed + shots, split="train", shots=shots).examples
+        ]
+        self.kinds = list(MIX)
+
+    def draw(self, kind: str) -> str:
+        if kind == "background":
+            return grammar.paragraph(self.rng)
+        return self.rng.choice(self.pools[kind])
+
+
+def rare_block(kind: str, copy: int, rng: random.Random) -> str:
+    """``RARE_BLOCK`` training instances of one rare copy, one per line.
+
+    >>> rare_block("comparison", 0, random.Random(0)).count("\\n")
+    7
+    """
+    if kind == "comparison":
+        task = comparison_copy(copy)
+        pairs = task.instances("train")
+        lines = [_render(task.example(*rng.choice(pairs))) for _ in range(RARE_BLOCK)]
+    elif kind == "modadd":
+        task = modadd_copy(copy)
+        pairs = task.instances("train")
+        lines = [_render(task.example(*rng.choice(pairs))) for _ in range(RARE_BLOCK)]
+    else:
+        raise ValueError(f"unknown rare task kind {kind!r}; use 'comparison' or 'modadd'")
+    return "\n".join(lines)
+
+
+def iter_sequences(config: CorpusConfig, tokenizer) -> Iterator[list[int]]:
+    """Token-id sequences of length ``config.seq_len``, forever, in a fixed order."""
+    source = DocumentSource(config.seed)
+    rng = random.Random(config.seed + 17)
+    kinds, weights = zip(*config.mix.items())
+    eos = tokenizer.eos_token_id
+    encode: Callable[[str], list[int]] = lambda text: tokenizer(text).input_ids
+    while True:
+        ids: list[int] = []
+        for copy, frequency in enumerate(config.rare_frequencies):
+            for kind in ("comparison", "modadd"):
+                if rng.random() < frequency:
+                    ids += encode(rare_block(kind, copy, rng)) + [eos]
+        while len(ids) < config.seq_len:
+            ids += encode(source.draw(rng.choices(kinds, weights)[0])) + [eos]
+        yield ids[: config.seq_len]
+
+
+def build_corpus(config: CorpusConfig, tokenizer, n_sequences: int) -> Sequences:
+    """The first ``n_sequences`` training sequences, as one tensor.
+
+    >>> tokens = build_corpus(CorpusConfig(), tokenizer, 64)  # doctest: +SKIP
+    """
+    stream = iter_sequences(config, tokenizer)
+    return torch.tensor([next(stream) for _ in range(n_sequences)], dtype=torch.long)

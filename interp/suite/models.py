@@ -1,0 +1,74 @@
+"""The suite's model ladder: one shape per size, built as GPT-NeoX (Pythia) or OPT.
+
+Both families get the same shape at each size (width, depth, heads, MLP width, context), so
+a cross-family pattern swap needs no mapping. Pythia keeps its rotary, parallel-residual
+layout; OPT its learned positions, pre-LN and ReLU. Embeddings are untied in both, as in
+Pythia, so parameter counts match closely.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OPTConfig, OPTForCausalLM, PreTrainedModel
+
+FAMILIES = ("pythia", "opt")
+
+
+@dataclass(frozen=True)
+class Shape:
+    d_model: int
+    n_layers: int
+    n_heads: int
+    d_mlp: int
+    n_ctx: int = 128
+
+
+SIZES: dict[str, Shape] = {
+    "s1": Shape(d_model=8, n_layers=1, n_heads=2, d_mlp=32),
+    "s2": Shape(d_model=24, n_layers=2, n_heads=2, d_mlp=96),
+    "s3": Shape(d_model=48, n_layers=2, n_heads=4, d_mlp=192),
+    "s4": Shape(d_model=96, n_layers=3, n_heads=4, d_mlp=384),
+    "s5": Shape(d_model=160, n_layers=4, n_heads=5, d_mlp=640),
+}
+
+
+def model_name(family: str, size: str, seed: int = 0) -> str:
+    """The suite name of a model: ``pythia-s3``, ``opt-s3-seed1``.
+
+    >>> model_name("opt", "s3", seed=1)
+    'opt-s3-seed1'
+    """
+    return f"{family}-{size}" + (f"-seed{seed}" if seed else "")
+
+
+def build_model(family: str, size: str, *, vocab_size: int, seed: int, special: dict) -> PreTrainedModel:
+    """A freshly initialised suite model (``special``: pad/bos/eos token ids).
+
+    >>> m = build_model("pythia", "s1", vocab_size=100, seed=0, special={})
+    >>> m.config.hidden_size
+    8
+    """
+    import torch
+
+    if family not in FAMILIES:
+        raise ValueError(f"unknown family {family!r}; the suite has {', '.join(FAMILIES)}")
+    if size not in SIZES:
+        raise ValueError(f"unknown size {size!r}; the suite has {', '.join(SIZES)}")
+    s = SIZES[size]
+    torch.manual_seed(seed)
+    if family == "pythia":
+        config = GPTNeoXConfig(
+            vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
+            num_attention_heads=s.n_heads, intermediate_size=s.d_mlp,
+            max_position_embeddings=s.n_ctx, rotary_pct=0.25, use_parallel_residual=True,
+            tie_word_embeddings=False, attention_dropout=0.0, hidden_dropout=0.0, **special,
+        )
+        return GPTNeoXForCausalLM(config)
+    config = OPTConfig(
+        vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
+        num_attention_heads=s.n_heads, ffn_dim=s.d_mlp, max_position_embeddings=s.n_ctx,
+        word_embed_proj_dim=s.d_model, do_layer_norm_before=True, tie_word_embeddings=False,
+        dropout=0.0, attention_dropout=0.0, activation_function="relu", **special,
+    )
+    return OPTForCausalLM(config)
