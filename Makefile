@@ -24,7 +24,7 @@ study: $(STAMP)
 demo: study
 
 test: $(STAMP)
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests interp hooks --doctest-modules
 
 bench: $(STAMP)
 	$(PY) benchmarks/swap.py

@@ -35,3 +35,22 @@ def save_table(table: pd.DataFrame, path: Path | str) -> Path:
     'interp-example.csv'
     """
     return write_atomic(path, table.to_csv(index=False))
+
+
+def markdown_table(table: pd.DataFrame, *, floatfmt: str = ".3f", index: bool = True) -> str:
+    """A GitHub-flavoured markdown table of ``table`` (no extra dependency).
+
+    >>> print(markdown_table(pd.DataFrame({"acc": [0.5]}, index=["m"]), floatfmt=".2f"))
+    |  | acc |
+    |---|---|
+    | m | 0.50 |
+    """
+    def cell(value) -> str:
+        return format(value, floatfmt) if isinstance(value, float) else str(value)
+
+    header = ([str(table.index.name or "")] if index else []) + [str(c) for c in table.columns]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for key, row in table.iterrows():
+        cells = ([str(key)] if index else []) + [cell(v) for v in row.tolist()]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,105 @@
+"""The suite card: how each model was made, and how it scores on every task family.
+
+``python -m interp.suite card`` evaluates every shipped model and writes ``results.csv`` and
+``README.md`` beside the weights. The numbers in the card come from that command alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from interp.results import markdown_table, save_table, write_atomic
+from interp.suite.corpus import RARE_FREQUENCIES
+from interp.tasks import get_task
+from interp.tasks.base import Task
+
+ICL_SHOTS = (0, 8)
+
+
+def card_tasks(n: int) -> list[Task]:
+    """The card's task list: held-out (test-split) examples of every family the corpus teaches.
+
+    ICL rows are named ``icl@k`` / ``icl_heldout@k`` by shot count.
+    """
+    tasks = [get_task(name, n=n) for name in
+             ("arithmetic_add", "arithmetic_sub", "knowledge_cloze", "knowledge_qa", "knowledge_mc", "qqp")]
+    for family in ("icl", "icl_heldout"):
+        for shots in ICL_SHOTS:
+            t = get_task(family, n=n, shots=shots)
+            tasks.append(Task(f"{family}@{shots}", t.kind, t.scoring, t.examples))
+    for copy in range(len(RARE_FREQUENCIES)):
+        tasks += [get_task(f"rare_comparison_{copy}", n=n), get_task(f"rare_modadd_{copy}", n=n)]
+    return tasks
+
+
+def evaluate_suite(weights: Path, n: int) -> pd.DataFrame:
+    """Tidy rows for every model under ``weights``: model, params, task, n, accuracy, loss."""
+    import interp
+
+    tasks = card_tasks(n)
+    frames = []
+    for directory in sorted(p for p in weights.iterdir() if (p / "train_info.json").is_file()):
+        info = json.loads((directory / "train_info.json").read_text())
+        model = interp.load_model(directory)
+        rows = interp.evaluate(model, tasks, name=directory.name, batch_size=32)
+        rows.insert(1, "parameters", info["parameters"])
+        frames.append(rows)
+    if not frames:
+        raise FileNotFoundError(f"no trained models under {weights}: run python -m interp.suite train")
+    return pd.concat(frames, ignore_index=True)
+
+
+def write_card(weights: Path, *, n: int = 200) -> Path:
+    """Evaluate the suite, write ``results.csv`` and the card ``README.md``; return the card path."""
+    table = evaluate_suite(weights, n)
+    save_table(table, weights / "results.csv")
+    infos = [json.loads(p.read_text()) for p in sorted(weights.glob("*/train_info.json"))]
+    write_atomic(weights / "README.md", render_card(table, infos, n))
+    return weights / "README.md"
+
+
+def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
+    accuracy = table.pivot(index="model", columns="task", values="accuracy")
+    loss = table.pivot(index="model", columns="task", values="loss")
+    order = [i["name"] for i in sorted(infos, key=lambda i: (i["family"], i["parameters"], i["seed"]))]
+    made = pd.DataFrame(
+        [
+            dict(model=i["name"], parameters=f"{i['parameters']:,}", d_model=i["shape"]["d_model"],
+                 layers=i["shape"]["n_layers"], heads=i["shape"]["n_heads"], seed=i["seed"],
+                 steps=i["schedule"]["steps"], tokens=f"{i['tokens_seen']:,}", peak_lr=i["schedule"]["lr"],
+                 final_loss=i["final_loss"], wall_s=i["wall_seconds"], hardware=i["hardware"])
+            for i in sorted(infos, key=lambda i: order.index(i["name"]))
+        ]
+    )
+    first = infos[0]
+    freq = ", ".join(f"{k}: {f:.1e}" for k, f in enumerate(first["corpus"]["rare_frequencies"]))
+    return f"""# The interp model suite (card)
+
+Pythia-architecture (`GPTNeoXForCausalLM`: rotary, parallel residual) and OPT-architecture
+(`OPTForCausalLM`: learned positions, pre-LN, ReLU) models at five sizes with identical shapes
+across the two families, trained from scratch on one synthetic corpus (`interp.suite.corpus`,
+seed {first['corpus']['seed']}), every model on the same {first['corpus']['seq_len']}-token
+sequences in the same order. `s3` has a sibling seed (`-seed1`) and log-spaced checkpoints
+(`suite/pythia-s3@step64`). Weights are fp16 safetensors; `interp.load_model` loads them in fp32.
+
+## Reproduce
+```
+{first['command'].replace('--families pythia', '--families pythia|opt')}   # weights (one process per family)
+python -m interp.suite card --n {n}        # this card and results.csv
+```
+
+## How each model was made
+{markdown_table(made, index=False)}
+
+Rare-task ladder (fraction of training sequences carrying copy k, each as a block of 8
+training instances): {freq}.
+
+## Accuracy (test split, n = {n} per task; chance: MC 0.25, yes/no, ICL and comparison 0.5)
+{markdown_table(accuracy.loc[order], floatfmt=".2f")}
+
+## Loss (nats per answer token)
+{markdown_table(loss.loc[order], floatfmt=".2f")}
+"""
