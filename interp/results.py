@@ -54,3 +54,44 @@ def markdown_table(table: pd.DataFrame, *, floatfmt: str = ".3f", index: bool = 
         cells = ([str(key)] if index else []) + [cell(v) for v in row.tolist()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+class ResultCache:
+    """Result cells keyed by their configuration: computed once, written atomically, reused.
+
+    A sweep asks for each cell by a dict key (model, revision, task, condition, ...); an
+    interrupted sweep rerun finds the finished cells on disk and computes only the rest.
+    ``force=True`` recomputes every cell asked for.
+
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp())
+    >>> cache.get({"task": "t"}, lambda: pd.DataFrame({"accuracy": [0.5]})).accuracy.item()
+    0.5
+    >>> cache.get({"task": "t"}, lambda: 1 / 0).accuracy.item()  # cached: not recomputed
+    0.5
+    """
+
+    def __init__(self, folder: Path | str, *, force: bool = False) -> None:
+        self.folder = Path(folder)
+        self.force = force
+        self.computed = 0
+        self.reused = 0
+
+    def path(self, key: dict) -> Path:
+        import hashlib
+        import json
+
+        digest = hashlib.sha1(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()
+        return self.folder / f"{digest[:16]}.json"
+
+    def get(self, key: dict, compute) -> pd.DataFrame:
+        import json
+
+        path = self.path(key)
+        if path.is_file() and not self.force:
+            self.reused += 1
+            return pd.DataFrame(json.loads(path.read_text())["rows"])
+        rows = compute()
+        write_atomic(path, json.dumps({"key": key, "rows": rows.to_dict("records")}, default=str))
+        self.computed += 1
+        return rows

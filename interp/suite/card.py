@@ -75,7 +75,13 @@ def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
         ]
     )
     first = infos[0]
-    freq = ", ".join(f"{k}: {f:.1e}" for k, f in enumerate(first["corpus"]["rare_frequencies"]))
+    freqs = first["corpus"]["rare_frequencies"]
+    core = [c for c in accuracy.columns if not c.startswith("rare_")]
+
+    def ladder(frame: pd.DataFrame, kind: str) -> str:
+        columns = {f"rare_{kind}_{k}": f"{f:.0e}" for k, f in enumerate(freqs)}
+        return markdown_table(frame.loc[order, list(columns)].rename(columns=columns), floatfmt=".2f")
+
     return f"""# The interp model suite (card)
 
 Pythia-architecture (`GPTNeoXForCausalLM`: rotary, parallel residual) and OPT-architecture
@@ -94,12 +100,28 @@ python -m interp.suite card --n {n}        # this card and results.csv
 ## How each model was made
 {markdown_table(made, index=False)}
 
-Rare-task ladder (fraction of training sequences carrying copy k, each as a block of 8
-training instances): {freq}.
+## Accuracy (test split, n = {n} per task; chance: MC 0.25, yes/no and ICL 0.5)
+`icl@k`: k demonstrations, fresh random label map per prompt; `icl_heldout`: categories never
+seen in training.
 
-## Accuracy (test split, n = {n} per task; chance: MC 0.25, yes/no, ICL and comparison 0.5)
-{markdown_table(accuracy.loc[order], floatfmt=".2f")}
+{markdown_table(accuracy.loc[order, core], floatfmt=".2f")}
 
 ## Loss (nats per answer token)
-{markdown_table(loss.loc[order], floatfmt=".2f")}
+{markdown_table(loss.loc[order, core], floatfmt=".2f")}
+
+## The rare-task ladder
+Copy k of each rare task is carried by a fraction f_k of training sequences (column
+headers), as a block of 8 training instances; scores are on held-out instances.
+
+Comparison accuracy (chance 0.5):
+
+{ladder(accuracy, "comparison")}
+
+Modular-addition accuracy (chance 1/11; held-out sums need the group structure, not memory):
+
+{ladder(accuracy, "modadd")}
+
+Comparison loss:
+
+{ladder(loss, "comparison")}
 """
