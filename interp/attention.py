@@ -62,18 +62,21 @@ class AttentionSlot:
     """What the ``interp`` attention function calls on one layer's scores and pattern.
 
     Each field is ``None`` or a callable ``tensor -> tensor`` (a TransformerLens HookPoint is
-    one). ``return_weights`` is False inside a Bridge, whose wrapper would otherwise fire its
-    hooks a second time on the returned weights.
+    one). ``given``, when set, supplies the pattern outright, called as ``given(query, key)``:
+    the module's own scores and pattern are then never computed (a swap at alpha = 1 needs
+    only the donor's). ``return_weights`` is False inside a Bridge, whose wrapper would
+    otherwise fire its hooks a second time on the returned weights.
 
     >>> slot = AttentionSlot(pattern=lambda p: p)
     """
 
     scores: Optional[TensorEdit] = None
     pattern: Optional[TensorEdit] = None
+    given: Optional[Callable[[Tensor, Tensor], Tensor]] = None
     return_weights: bool = True
 
     def is_active(self) -> bool:
-        return _wants_call(self.scores) or _wants_call(self.pattern)
+        return self.given is not None or _wants_call(self.scores) or _wants_call(self.pattern)
 
 
 def _wants_call(edit: Optional[TensorEdit]) -> bool:
@@ -107,16 +110,19 @@ def interp_attention_forward(
         return sdpa_attention_forward(
             module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
         )
-    if scaling is None:  # OPT pre-scales queries and passes 1.0: never recompute it here
-        scaling = query.shape[-1] ** -0.5
-    scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
-    if attention_mask is not None:
-        scores = scores + attention_mask[..., : key.shape[-2]]
-    if _wants_call(slot.scores):
-        scores = slot.scores(scores)
-    pattern = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-    if _wants_call(slot.pattern):
-        pattern = slot.pattern(pattern)
+    if slot.given is not None:
+        pattern = slot.given(query, key).to(query.dtype)
+    else:
+        if scaling is None:  # OPT pre-scales queries and passes 1.0: never recompute it here
+            scaling = query.shape[-1] ** -0.5
+        scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
+        if attention_mask is not None:
+            scores = scores + attention_mask[..., : key.shape[-2]]
+        if _wants_call(slot.scores):
+            scores = slot.scores(scores)
+        pattern = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+        if _wants_call(slot.pattern):
+            pattern = slot.pattern(pattern)
     mixed = nn.functional.dropout(pattern, p=dropout, training=module.training)
     out = torch.matmul(mixed, value).transpose(1, 2).contiguous()
     return out, (pattern if slot.return_weights else None)

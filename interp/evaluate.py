@@ -130,6 +130,10 @@ def score_task(
     # Length-sorted batches waste little padding; results are put back in example order.
     order = sorted(range(len(sequences)), key=lambda j: len(sequences[j].ids))
     batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        # No batch of one: controls that borrow another example's activations need two.
+        last = batches.pop()
+        batches[-1] = batches[-1] + last
     answer_logprob = np.zeros(len(sequences))
     answer_hits = np.zeros(len(sequences), dtype=bool)
     answer_len = np.array([len(s.ids) - s.answer_start for s in sequences])
