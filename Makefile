@@ -17,11 +17,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install -q -e '.[dev]'
 	touch $(STAMP)
 
-# The main study on the embedded default; until it exists, the smoke demo.
+# The main study (attention swap) on the embedded model suite.
 study: $(STAMP)
-	$(PY) studies/demo.py
+	$(PY) studies/attention_swap.py
 
-demo: study
+demo: $(STAMP)
+	$(PY) studies/demo.py
 
 test: $(STAMP)
 	$(PY) -m pytest tests interp hooks --doctest-modules

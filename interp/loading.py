@@ -158,7 +158,7 @@ def _resolve_suite(name: str, revision: Optional[str]) -> ModelSource:
             if available
             else "no suite weights are present: train them with `python -m interp.suite train`"
         )
-        raise ModelNotFoundError(f"unknown suite model {SUITE_PREFIX}{name!r}; {hint}")
+        raise ModelNotFoundError(f"unknown suite model {SUITE_PREFIX + name!r}; {hint}")
     source = ModelSource(SUITE_PREFIX + name, str(path), None, True)
     if revision is None or revision == "main":
         return source

@@ -76,7 +76,7 @@ def run(args) -> int:
     if args.models and args.donors:
         pairs = [(r, d, "given") for r in args.models for d in args.donors if r != d]
     elif args.models or args.donors:
-        raise SystemExit("error: give both --models and --donors to choose swap pairs, or neither")
+        raise ValueError("give both --models and --donors to choose swap pairs, or neither")
     else:
         pairs = DEFAULT_PAIRS
     cache = ResultCache(args.out / "cells", force=args.force)
