@@ -17,7 +17,6 @@ The mechanism, in ten lines:
 
 from __future__ import annotations
 
-
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 

@@ -91,7 +91,7 @@ def test_score_edit_equals_pattern_edit(bridges, family):
     def double(t, hook):
         return 2 * t
 
-    by_scores = run(bridge, [(f"blocks.0.attn.hook_attn_scores", double_scores)])
+    by_scores = run(bridge, [("blocks.0.attn.hook_attn_scores", double_scores)])
     assert not torch.allclose(by_scores, run(bridge), atol=1e-4)
     torch.testing.assert_close(run(bridge, [("blocks.0.attn.hook_q", double)]), by_scores, atol=1e-5, rtol=0)
     torch.testing.assert_close(run(bridge, [("blocks.0.attn.hook_k", double)]), by_scores, atol=1e-5, rtol=0)
