@@ -239,6 +239,36 @@ def load_model(
     >>> model = load_model("EleutherAI/pythia-160m@step3000")  # doctest: +SKIP
     >>> logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", fn)])  # doctest: +SKIP
     """
+    source, hf_model, tokenizer = _load_hf(name_or_path, revision, device, dtype, device_map)
+    return _boot_bridge(source, hf_model, tokenizer, self_test=self_test)
+
+
+def load_hf_model(
+    name_or_path: Union[str, os.PathLike],
+    *,
+    revision: Optional[str] = None,
+    device: Union[None, str, torch.device] = None,
+    dtype: Union[None, str, torch.dtype] = None,
+    device_map: Union[None, str, dict] = None,
+) -> Any:
+    """The plain HF causal LM (no Bridge) with ``.tokenizer`` set: the model to train and save.
+
+    Same names, revisions and errors as ``load_model``. A Bridge trains split copies of
+    GPT-NeoX's fused QKV that are never saved; train this model instead, then
+    ``save_pretrained`` it (and its tokenizer) and load the folder back with ``load_model``.
+    ``interp.evaluate`` scores it directly (without hooks).
+
+    >>> model = load_hf_model("suite/pythia-s3")
+    >>> type(model).__name__, model.tokenizer is not None
+    ('GPTNeoXForCausalLM', True)
+    """
+    source, hf_model, tokenizer = _load_hf(name_or_path, revision, device, dtype, device_map)
+    hf_model.tokenizer = tokenizer
+    hf_model.interp_source = source
+    return hf_model
+
+
+def _load_hf(name_or_path, revision, device, dtype, device_map) -> tuple[ModelSource, Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve(name_or_path, revision)
@@ -283,7 +313,7 @@ def load_model(
     if device is not None:
         hf_model.to(device)
     hf_model.eval()
-    return _boot_bridge(source, hf_model, tokenizer, self_test=self_test)
+    return source, hf_model, tokenizer
 
 
 def _corrupt_message(source: ModelSource, error: BaseException) -> str:

@@ -194,8 +194,9 @@ def test_qqp_is_balanced_labelled_and_split():
 # --- in-context learning ------------------------------------------------------------------
 
 
-def test_icl_prompts_follow_their_mapping():
-    for e in get_task("icl", n=200, shots=6):
+@pytest.mark.parametrize("query_shown", [True, False])
+def test_icl_prompts_follow_their_mapping(query_shown):
+    for e in get_task("icl", n=200, shots=6, query_shown=query_shown):
         mapping = e.metadata["mapping"]
         assert e.choices == tuple(f" {label}" for label in mapping.values())
         assert e.answer == f" {mapping[e.metadata['query_category']]}"
@@ -204,7 +205,11 @@ def test_icl_prompts_follow_their_mapping():
         category_of = {w: c for c in mapping for w in icl.CATEGORIES[c]}
         for demo in demos:
             word, label = demo.split(" -> ")
-            assert mapping[category_of[word]] == label and word != e.metadata["query"]
+            assert mapping[category_of[word]] == label
+        shown = [d for d in demos if d.split(" -> ")[0] == e.metadata["query"]]
+        # Exactly one demonstration shows the query word, with the answer's label, or none.
+        assert shown == ([f"{e.metadata['query']} ->{e.answer}"] if query_shown else [])
+        assert e.metadata["query_shown"] is query_shown
         assert Counter(d.split(" -> ")[1] for d in demos) == Counter(
             {label: 3 for label in mapping.values()}
         )

@@ -24,7 +24,7 @@ from interp.suite.models import FAMILIES, SIZES, build_model, model_name
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
 
-DEFAULT_STEPS = 1200
+DEFAULT_STEPS = 2000
 # Smaller models tolerate (and need) larger steps.
 PEAK_LR = {"s1": 1e-2, "s2": 6e-3, "s3": 4e-3, "s4": 3e-3, "s5": 2e-3}
 CHECKPOINTED_SIZE = "s3"  # Pythia-style log-spaced checkpoints for this size, each family

@@ -4,13 +4,19 @@ A family is a set of ``n_labels`` word categories (animals vs colors). Each prom
 family and a fresh mapping from its categories to made-up label words, shows ``shots``
 demonstrations and asks for the query's label:
 
-    cat -> dax
+    horse -> dax
     red -> wug
     horse ->            answer " dax", choices (" dax", " wug")
 
 The labels mean nothing outside the prompt, so only the demonstrations tell the answer;
 with ``shots=0`` the choices still hold every label, so chance is 1 / ``n_labels``.
 Demonstration labels and query labels are each exactly balanced.
+
+``query_shown`` (default True): one demonstration of the query's category uses the query
+word itself, so the mapping can be read off the prompt by lookup (the Omniglot-style
+setting of Chan et al. 2022, which small models learn through induction heads). With
+``query_shown=False`` no demonstration uses the query word, and the answer needs the
+category generalisation that only larger models show; our suite does not reach it.
 
 Splits: ``icl`` uses families of the training categories; its "test" split asks only about
 query words that a hash puts in "test" (half of each category), while demonstrations
@@ -75,6 +81,7 @@ def icl(
     split: Split = "test",
     shots: int = DEFAULT_SHOTS,
     n_labels: int = DEFAULT_LABELS,
+    query_shown: bool = True,
 ) -> Task:
     """Label-mapping prompts over the training categories.
 
@@ -83,7 +90,8 @@ def icl(
     (3, 2)
     """
     check_split(split)
-    return _task("icl", TRAIN_CATEGORIES, split, n=n, seed=seed, shots=shots, n_labels=n_labels)
+    return _task("icl", TRAIN_CATEGORIES, split, n=n, seed=seed, shots=shots, n_labels=n_labels,
+                 query_shown=query_shown)
 
 
 def icl_heldout(
@@ -93,6 +101,7 @@ def icl_heldout(
     split: Split = "test",
     shots: int = DEFAULT_SHOTS,
     n_labels: int = DEFAULT_LABELS,
+    query_shown: bool = True,
 ) -> Task:
     """Label-mapping prompts over held-out categories, never seen in any ``icl`` prompt.
 
@@ -106,7 +115,7 @@ def icl_heldout(
             "train on 'icl' instead"
         )
     return _task("icl_heldout", HELDOUT_CATEGORIES, None, n=n, seed=seed, shots=shots,
-                 n_labels=n_labels)
+                 n_labels=n_labels, query_shown=query_shown)
 
 
 def families(*, heldout: bool = False, n_labels: int = DEFAULT_LABELS) -> list[tuple[str, ...]]:
@@ -149,6 +158,7 @@ def _task(
     seed: int,
     shots: int,
     n_labels: int,
+    query_shown: bool,
 ) -> Task:
     check_n(n)
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
@@ -159,7 +169,7 @@ def _task(
     rng = random.Random(seed)
     queries = {c: query_words(c, query_split) for c in categories}
     examples = tuple(
-        _prompt(rng, categories, queries, shots, n_labels, answer_slot)
+        _prompt(rng, categories, queries, shots, n_labels, answer_slot, query_shown)
         for answer_slot in balanced_draws(n, n_labels, rng)
     )
     return Task(name, "icl", "choice", examples)
@@ -172,16 +182,20 @@ def _prompt(
     shots: int,
     n_labels: int,
     answer_slot: int,
+    query_shown: bool,
 ) -> Example:
     family = rng.sample(categories, n_labels)
     labels = rng.sample(LABEL_POOL, n_labels)
     query_category = family[answer_slot]
     query = rng.choice(queries[query_category])
+    slots = balanced_draws(shots, n_labels, rng)
+    # Which demonstration shows the query word itself (one of its category's, if any).
+    shown_at = [i for i, slot in enumerate(slots) if slot == answer_slot]
+    shown = rng.choice(shown_at) if query_shown and shown_at else None
     lines = []
-    for slot in balanced_draws(shots, n_labels, rng):
-        # Never the query itself as a demonstration: that would be copying, not learning.
+    for i, slot in enumerate(slots):
         word = query
-        while word == query:
+        while word == query and i != shown:  # other demonstrations never repeat the query
             word = rng.choice(CATEGORIES[family[slot]])
         lines.append(f"{word} -> {labels[slot]}")
     lines.append(f"{query} ->")
@@ -196,5 +210,6 @@ def _prompt(
             "query": query,
             "query_category": query_category,
             "shots": shots,
+            "query_shown": shown is not None,
         },
     )

@@ -1,0 +1,206 @@
+"""Named pieces of an HF model's own weights: which tensor (and which rows of it) is Q, K, V...
+
+Training and gradient studies ask for "the value projection of layer 2" or "every MLP input
+matrix"; on OPT that is a whole tensor (``v_proj``), on GPT-NeoX it is a set of rows of the
+fused ``query_key_value`` matrix, laid out per head as ``[head, (q, k, v), d_head]``.
+``param_slices`` names every piece once, so a mask, a gradient group or a frozen set is built
+from the same table on both families:
+
+    component   GPT-NeoX (Pythia)                      OPT
+    embed       gpt_neox.embed_in                      decoder.embed_tokens, embed_positions
+    q / k / v   attention.query_key_value rows         self_attn.{q,k,v}_proj
+    o           attention.dense                        self_attn.out_proj
+    mlp_in      mlp.dense_h_to_4h                      fc1
+    mlp_out     mlp.dense_4h_to_h                      fc2
+    norm        *layernorm / final_layer_norm          *layer_norm
+    unembed     embed_out                              lm_head
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Literal, Optional
+
+import torch
+from jaxtyping import Bool
+from torch import Tensor, nn
+
+Component = Literal["embed", "q", "k", "v", "o", "mlp_in", "mlp_out", "norm", "unembed"]
+COMPONENTS: tuple[str, ...] = ("embed", "q", "k", "v", "o", "mlp_in", "mlp_out", "norm", "unembed")
+# Shorthands a user may pass wherever components are asked for.
+ALIASES: dict[str, tuple[str, ...]] = {
+    "attn": ("q", "k", "v", "o"),
+    "qk": ("q", "k"),
+    "qkv": ("q", "k", "v"),
+    "mlp": ("mlp_in", "mlp_out"),
+    "all": COMPONENTS,
+    "none": (),
+}
+# Parameter groups of the interference study: layer x {attn_qkv, attn_out, mlp_in, mlp_out}
+# plus embeddings (input and output).
+GROUP_OF: dict[str, str] = {
+    "q": "attn_qkv", "k": "attn_qkv", "v": "attn_qkv", "o": "attn_out",
+    "mlp_in": "mlp_in", "mlp_out": "mlp_out", "embed": "embed", "unembed": "embed",
+    "norm": "norm",
+}
+ParamMask = Bool[Tensor, "..."]
+
+
+@dataclass(frozen=True)
+class ParamSlice:
+    """One named piece of one parameter tensor; ``rows`` is None when it is the whole tensor."""
+
+    name: str  # the HF parameter name, as in model.named_parameters()
+    component: str
+    layer: Optional[int]
+    rows: Optional[tuple[int, ...]] = None
+
+    @property
+    def group(self) -> str:
+        """The interference study's group name: ``L2.attn_qkv``, ``embed``.
+
+        >>> ParamSlice("x", "v", 2).group
+        'L2.attn_qkv'
+        """
+        base = GROUP_OF[self.component]
+        return base if self.layer is None else f"L{self.layer}.{base}"
+
+
+def expand_components(components: Iterable[str] | str) -> tuple[str, ...]:
+    """Components named directly or by shorthand (``attn``, ``qk``, ``mlp``, ``all``, ``none``).
+
+    >>> expand_components(["qk", "v"])
+    ('q', 'k', 'v')
+    """
+    if isinstance(components, str):
+        components = [components]
+    out: list[str] = []
+    for c in components:
+        names = ALIASES.get(c, (c,))
+        for name in names:
+            if name not in COMPONENTS:
+                raise ValueError(
+                    f"unknown parameter component {c!r}; use one of {', '.join(COMPONENTS)} "
+                    f"or a shorthand ({', '.join(ALIASES)})"
+                )
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+def hf_model(model: nn.Module) -> nn.Module:
+    """The HF model whose weights train and save: a Bridge's ``original_model``, else itself.
+
+    A TransformerBridge trains split copies of fused weights that are never saved (see the
+    README), so every training and gradient helper works on the HF module.
+
+    >>> hf_model(interp.load_model("suite/opt-s1")).__class__.__name__  # doctest: +SKIP
+    'OPTForCausalLM'
+    """
+    return getattr(model, "original_model", model)
+
+
+def param_slices(model: nn.Module) -> list[ParamSlice]:
+    """Every parameter of a GPT-NeoX or OPT causal LM, named by component and layer.
+
+    >>> m = interp.load_model("suite/pythia-s1")  # doctest: +SKIP
+    >>> [s.component for s in param_slices(m) if s.layer == 0][:3]  # doctest: +SKIP
+    ['norm', 'norm', 'q']
+    """
+    model = hf_model(model)
+    arch = type(model).__name__
+    if arch not in ("GPTNeoXForCausalLM", "OPTForCausalLM"):
+        raise ValueError(
+            f"param_slices knows GPTNeoXForCausalLM and OPTForCausalLM, not {arch}; "
+            "load the model with interp.load_model or transformers' AutoModelForCausalLM"
+        )
+    config = model.config
+    n_heads = config.num_attention_heads
+    d_head = config.hidden_size // n_heads
+    slices: list[ParamSlice] = []
+    for name, _ in model.named_parameters():
+        parts = name.split(".")
+        layer = int(parts[parts.index("layers") + 1]) if "layers" in parts else None
+        if "query_key_value" in name:
+            for i, c in enumerate(("q", "k", "v")):
+                rows = tuple(
+                    h * 3 * d_head + i * d_head + r for h in range(n_heads) for r in range(d_head)
+                )
+                slices.append(ParamSlice(name, c, layer, rows))
+            continue
+        slices.append(ParamSlice(name, _component_of(name), layer))
+    return slices
+
+
+def _component_of(name: str) -> str:
+    table = (
+        (("embed_in", "embed_tokens", "embed_positions"), "embed"),
+        (("q_proj",), "q"), (("k_proj",), "k"), (("v_proj",), "v"),
+        (("attention.dense", "out_proj"), "o"),
+        (("dense_h_to_4h", "fc1"), "mlp_in"), (("dense_4h_to_h", "fc2"), "mlp_out"),
+        (("layernorm", "layer_norm"), "norm"),
+        (("embed_out", "lm_head"), "unembed"),
+    )
+    for keys, component in table:
+        if any(k in name for k in keys):
+            return component
+    raise ValueError(f"parameter {name!r} has no known component; is this a GPT-NeoX or OPT model?")
+
+
+def component_masks(
+    model: nn.Module, components: Iterable[str] | str, *, layers: Optional[Iterable[int]] = None
+) -> dict[str, ParamMask]:
+    """Boolean masks (same shape as each parameter) of the elements in ``components``.
+
+    Only parameters with at least one selected element appear. ``layers`` restricts the
+    per-layer components (embeddings and unembedding have no layer and are kept when asked).
+
+    >>> masks = component_masks(model, "v")  # doctest: +SKIP
+    >>> masks["gpt_neox.layers.0.attention.query_key_value.weight"].sum(1)  # V rows only
+    """
+    model = hf_model(model)
+    wanted = set(expand_components(components))
+    wanted_layers = None if layers is None else set(layers)
+    params = dict(model.named_parameters())
+    masks: dict[str, ParamMask] = {}
+    for s in param_slices(model):
+        if s.component not in wanted:
+            continue
+        if wanted_layers is not None and s.layer is not None and s.layer not in wanted_layers:
+            continue
+        p = params[s.name]
+        mask = masks.setdefault(s.name, torch.zeros_like(p, dtype=torch.bool))
+        if s.rows is None:
+            mask[...] = True
+        else:
+            mask[list(s.rows)] = True
+    return masks
+
+
+def group_slices(model: nn.Module) -> dict[str, list[ParamSlice]]:
+    """Slices by interference group (``L0.attn_qkv``, ``L0.attn_out``, ..., ``embed``), no norms.
+
+    >>> list(group_slices(model))[:2]  # doctest: +SKIP
+    ['embed', 'L0.attn_qkv']
+    """
+    groups: dict[str, list[ParamSlice]] = {}
+    for s in param_slices(model):
+        if s.component != "norm":
+            groups.setdefault(s.group, []).append(s)
+    return groups
+
+
+def check_groups(model: nn.Module, groups: Iterable[str]) -> None:
+    """Raise a clear error for a group name this model does not have.
+
+    >>> check_groups(model, ["L9.mlp_in"])  # doctest: +SKIP
+    ValueError: ... has no parameter group 'L9.mlp_in' ...
+    """
+    model = hf_model(model)
+    have = group_slices(model)
+    for g in groups:
+        if g not in have:
+            raise ValueError(
+                f"{type(model).__name__} with {model.config.num_hidden_layers} layers has no "
+                f"parameter group {g!r}; it has {', '.join(have)}"
+            )
