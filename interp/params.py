@@ -94,7 +94,8 @@ def hf_model(model: nn.Module) -> nn.Module:
     A TransformerBridge trains split copies of fused weights that are never saved (see the
     README), so every training and gradient helper works on the HF module.
 
-    >>> hf_model(interp.load_model("suite/opt-s1")).__class__.__name__  # doctest: +SKIP
+    >>> import interp
+    >>> hf_model(interp.load_model("suite/opt-s1", self_test=False)).__class__.__name__
     'OPTForCausalLM'
     """
     return getattr(model, "original_model", model)
@@ -103,9 +104,10 @@ def hf_model(model: nn.Module) -> nn.Module:
 def param_slices(model: nn.Module) -> list[ParamSlice]:
     """Every parameter of a GPT-NeoX or OPT causal LM, named by component and layer.
 
-    >>> m = interp.load_model("suite/pythia-s1")  # doctest: +SKIP
-    >>> [s.component for s in param_slices(m) if s.layer == 0][:3]  # doctest: +SKIP
-    ['norm', 'norm', 'q']
+    >>> import interp
+    >>> m = interp.load_hf_model("suite/opt-s1")
+    >>> [s.component for s in param_slices(m) if s.layer == 0][:4]
+    ['k', 'k', 'v', 'v']
     """
     model = hf_model(model)
     arch = type(model).__name__
@@ -155,8 +157,11 @@ def component_masks(
     Only parameters with at least one selected element appear. ``layers`` restricts the
     per-layer components (embeddings and unembedding have no layer and are kept when asked).
 
-    >>> masks = component_masks(model, "v")  # doctest: +SKIP
-    >>> masks["gpt_neox.layers.0.attention.query_key_value.weight"].sum(1)  # V rows only
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")  # d_model 8, 2 heads
+    >>> mask = component_masks(model, "v")["gpt_neox.layers.0.attention.query_key_value.weight"]
+    >>> mask.all(1).nonzero().flatten().tolist()  # per head [q, k, v] rows: V is 8..11, 20..23
+    [8, 9, 10, 11, 20, 21, 22, 23]
     """
     model = hf_model(model)
     wanted = set(expand_components(components))
@@ -180,8 +185,9 @@ def component_masks(
 def group_slices(model: nn.Module) -> dict[str, list[ParamSlice]]:
     """Slices by interference group (``L0.attn_qkv``, ``L0.attn_out``, ..., ``embed``), no norms.
 
-    >>> list(group_slices(model))[:2]  # doctest: +SKIP
-    ['embed', 'L0.attn_qkv']
+    >>> import interp
+    >>> list(group_slices(interp.load_hf_model("suite/pythia-s1")))
+    ['embed', 'L0.attn_qkv', 'L0.attn_out', 'L0.mlp_in', 'L0.mlp_out']
     """
     groups: dict[str, list[ParamSlice]] = {}
     for s in param_slices(model):
@@ -193,8 +199,10 @@ def group_slices(model: nn.Module) -> dict[str, list[ParamSlice]]:
 def check_groups(model: nn.Module, groups: Iterable[str]) -> None:
     """Raise a clear error for a group name this model does not have.
 
-    >>> check_groups(model, ["L9.mlp_in"])  # doctest: +SKIP
-    ValueError: ... has no parameter group 'L9.mlp_in' ...
+    >>> import interp
+    >>> check_groups(interp.load_hf_model("suite/pythia-s1"), ["L9.mlp_in"])
+    Traceback (most recent call last):
+    ValueError: GPTNeoXForCausalLM with 1 layers has no parameter group 'L9.mlp_in'; it has embed, L0.attn_qkv, L0.attn_out, L0.mlp_in, L0.mlp_out
     """
     model = hf_model(model)
     have = group_slices(model)
