@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+import numpy as np
 import pandas as pd
 
 import interp
@@ -24,7 +25,7 @@ from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
 from interp.tasks.base import Task
 
 RESULT_COLUMNS = ["recipient", "donor", "condition", "layers", "alpha", "task", "n", "accuracy",
-                  "loss", "delta_accuracy", "delta_loss"]
+                  "loss", "delta_accuracy", "delta_accuracy_ci95", "delta_loss"]
 
 
 def build_tasks(names: list[str], *, n: int, seed: int, mmlu: Optional[Path] = None,
@@ -163,8 +164,23 @@ def with_deltas(results: pd.DataFrame, sweep: Sweep) -> pd.DataFrame:
         subset=["recipient", "donor", "condition", "layers", "alpha", "task"])
     joined = table.join(base, on=["recipient", "task"], rsuffix="_base")
     joined["delta_accuracy"] = joined.accuracy - joined.accuracy_base
+    joined["delta_accuracy_ci95"] = delta_ci95(joined.accuracy, joined.accuracy_base, joined.n)
     joined["delta_loss"] = joined.loss - joined.loss_base
     return joined[RESULT_COLUMNS].reset_index(drop=True)
+
+
+def delta_ci95(accuracy, accuracy_base, n):
+    """Half-width of a 95% interval on a difference of two accuracies over ``n`` examples each.
+
+    Normal approximation that treats the two runs as independent samples. Both runs score the
+    same examples, and the two conditions are positively correlated, so the interval is
+    conservative (wider than a paired one).
+
+    >>> round(float(delta_ci95(0.5, 0.5, 100)), 3)
+    0.139
+    """
+    accuracy, accuracy_base, n = (np.asarray(x, dtype=float) for x in (accuracy, accuracy_base, n))
+    return 1.96 * np.sqrt((accuracy * (1 - accuracy) + accuracy_base * (1 - accuracy_base)) / n)
 
 
 def assert_self_swap_is_exact(results: pd.DataFrame) -> None:
@@ -235,9 +251,12 @@ def draw_figures(results: pd.DataFrame, scaling: pd.DataFrame, out: Path) -> lis
 def summary(results: pd.DataFrame, gap: pd.DataFrame) -> str:
     """A short text table: mean Δaccuracy per condition, and the gap per family and task."""
     by = results[results.condition.str.startswith(("swap:", "control:"))]
-    table = by.pivot_table(index=["recipient", "donor", "condition"], columns="task",
-                           values="delta_accuracy", sort=False)
-    lines = ["Δ accuracy against each recipient's own patterns:", table.round(3).to_string()]
+    cell = by.assign(shown=[f"{d:+.2f}±{c:.2f}" for d, c in
+                            zip(by.delta_accuracy, by.delta_accuracy_ci95)])
+    table = cell.pivot_table(index=["recipient", "donor", "condition"], columns="task",
+                             values="shown", aggfunc="first", sort=False)
+    lines = ["Δ accuracy against each recipient's own patterns (± 95% interval):",
+             table.to_string()]
     if not gap.empty:
         lines += ["", "confidence-competence gap (loss gain / accuracy gain per decade):",
                   gap[["family", "task", "loss_gain", "accuracy_gain", "gap"]].round(3).to_string(index=False)]

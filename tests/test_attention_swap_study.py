@@ -34,7 +34,8 @@ def first_run(tmp_path_factory):
 def test_outputs_and_columns(first_run):
     results = pd.read_csv(first_run / "results.csv")
     assert list(results.columns) == ["recipient", "donor", "condition", "layers", "alpha", "task",
-                                     "n", "accuracy", "loss", "delta_accuracy", "delta_loss"]
+                                     "n", "accuracy", "loss", "delta_accuracy",
+                                     "delta_accuracy_ci95", "delta_loss"]
     for stem in ("scaling", "swap_heatmap", "layer_sensitivity", "alpha_curves"):
         assert (first_run / f"{stem}.png").stat().st_size > 10_000
         assert (first_run / f"{stem}.pdf").is_file()
@@ -54,6 +55,10 @@ def test_self_swap_is_exactly_zero_and_alpha_zero_is_the_base(first_run):
     assert (alpha0.delta_loss == 0).all()
     uniform = results[results.condition == "control:uniform"]
     assert (uniform.delta_loss != 0).all(), "uniform attention must move the loss"
+    # The interval is zero only where both accuracies are 0 or 1, and shrinks with n.
+    inside = results[(results.accuracy > 0) & (results.accuracy < 1)]
+    assert (inside.delta_accuracy_ci95 > 0).all()
+    assert (results.delta_accuracy_ci95 <= 1.96 * (0.5 / results.n) ** 0.5 + 1e-12).all()
 
 
 def test_rerun_resumes_and_reproduces(first_run, tmp_path):

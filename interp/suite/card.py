@@ -30,6 +30,9 @@ def card_tasks(n: int) -> list[Task]:
         for shots in ICL_SHOTS:
             t = get_task(family, n=n, shots=shots)
             tasks.append(Task(f"{family}@{shots}", t.kind, t.scoring, t.examples))
+    # The harder reading: no demonstration shows the query word, so only the category helps.
+    t = get_task("icl", n=n, shots=max(ICL_SHOTS), query_shown=False)
+    tasks.append(Task(f"icl_unshown@{max(ICL_SHOTS)}", t.kind, t.scoring, t.examples))
     for copy in range(len(RARE_FREQUENCIES)):
         tasks += [get_task(f"rare_comparison_{copy}", n=n), get_task(f"rare_modadd_{copy}", n=n)]
     return tasks
@@ -101,8 +104,9 @@ python -m interp.suite card --n {n}        # this card and results.csv
 {markdown_table(made, index=False)}
 
 ## Accuracy (test split, n = {n} per task; chance: MC 0.25, yes/no and ICL 0.5)
-`icl@k`: k demonstrations, fresh random label map per prompt; `icl_heldout`: categories never
-seen in training.
+`icl@k`: k demonstrations, fresh random label map per prompt, one demonstration shows the
+query word; `icl_heldout`: categories never seen in training; `icl_unshown@8`: no
+demonstration shows the query word, so the label must come from the query's category.
 
 {markdown_table(accuracy.loc[order, core], floatfmt=".2f")}
 
