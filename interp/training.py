@@ -7,16 +7,19 @@ same sequences and schedule saw the same data in the same order.
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, Iterator, Mapping, Optional
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Bool, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
 Sequences = Int[Tensor, "sequence pos"]
+# Elementwise trainable masks by parameter name (interp.params.component_masks builds them).
+Masks = Mapping[str, Bool[Tensor, "..."]]
 
 
 class NonFiniteLossError(FloatingPointError):
@@ -64,38 +67,129 @@ def train_lm(
     on_checkpoint: Optional[Callable[[int, nn.Module], None]] = None,
     label: str = "model",
     progress: bool = True,
+    trainable: Optional[Masks] = None,
 ) -> list[float]:
     """Train ``model`` (an HF causal LM) on ``sequences``; return the loss of every step.
 
     ``on_checkpoint(step, model)`` runs after ``step`` optimizer steps for each step in
-    ``checkpoint_steps`` (0 = before training).
+    ``checkpoint_steps`` (0 = before training). ``trainable`` (masks by parameter name)
+    restricts training to those elements; the rest stay bit-identical (``restrict_training``).
 
     >>> losses = train_lm(model, tokens, Schedule(steps=100))  # doctest: +SKIP
     """
-    model.to(device).train()
-    optimizer = torch.optim.AdamW(
-        model.parameters(), lr=schedule.lr, weight_decay=schedule.weight_decay, betas=(0.9, 0.95)
-    )
-    wanted = set(checkpoint_steps)
-    if 0 in wanted and on_checkpoint:
-        on_checkpoint(0, model)
-    losses: list[float] = []
-    bar = tqdm(range(schedule.steps), desc=label, disable=not progress, mininterval=5)
-    for step in bar:
-        for group in optimizer.param_groups:
-            group["lr"] = schedule.lr_at(step)
+    model.to(device)
+
+    def lm_loss(step: int) -> Tensor:
         tokens = batch_at(sequences, step, schedule.batch_size).to(device)
-        loss = model(tokens, labels=tokens).loss
-        if not torch.isfinite(loss):
-            raise NonFiniteLossError(f"{label}: loss is {loss.item()} at step {step}")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(loss.item())
-        if step % 50 == 0:
-            bar.set_postfix(loss=f"{loss.item():.3f}")
-        if step + 1 in wanted and on_checkpoint:
-            on_checkpoint(step + 1, model)
+        return model(tokens, labels=tokens).loss
+
+    return train_steps(model, lm_loss, schedule, trainable=trainable, label=label,
+                       progress=progress, checkpoint_steps=checkpoint_steps,
+                       on_checkpoint=on_checkpoint)
+
+
+def train_steps(
+    model: nn.Module,
+    loss_at: Callable[[int], Tensor],
+    schedule: Schedule,
+    *,
+    trainable: Optional[Masks] = None,
+    label: str = "model",
+    progress: bool = True,
+    checkpoint_steps: tuple[int, ...] = (),
+    on_checkpoint: Optional[Callable[[int, nn.Module], None]] = None,
+) -> list[float]:
+    """AdamW on ``loss_at(step)`` for ``schedule.steps`` steps; return the loss of every step.
+
+    The general loop behind ``train_lm``: the caller says what the loss of each step is
+    (a language-model loss, an answer-only loss, a weighted sum of two). ``trainable``
+    restricts which elements move (see ``restrict_training``). A NaN or infinite loss raises
+    ``NonFiniteLossError`` naming ``label`` and the step, before any update from it.
+
+    >>> def loss_at(step): return model(x, labels=x).loss  # doctest: +SKIP
+    >>> losses = train_steps(model, loss_at, Schedule(steps=10))  # doctest: +SKIP
+    """
+    masks = trainable if trainable is not None else {n: None for n, _ in model.named_parameters()}
+    with restrict_training(model, masks, weight_decay=schedule.weight_decay) as groups:
+        params = [p for group in groups for p in group["params"]]
+        optimizer = torch.optim.AdamW(groups, lr=schedule.lr, betas=(0.9, 0.95)) if params else None
+        model.train()
+        wanted = set(checkpoint_steps)
+        if 0 in wanted and on_checkpoint:
+            on_checkpoint(0, model)
+        losses: list[float] = []
+        bar = tqdm(range(schedule.steps), desc=label, disable=not progress, mininterval=5)
+        for step in bar:
+            loss = loss_at(step)
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(f"{label}: loss is {loss.item()} at step {step}")
+            if optimizer is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = schedule.lr_at(step)
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                optimizer.zero_grad(set_to_none=True)
+            losses.append(loss.item())
+            if step % 50 == 0:
+                bar.set_postfix(loss=f"{loss.item():.3f}")
+            if step + 1 in wanted and on_checkpoint:
+                on_checkpoint(step + 1, model)
     model.eval()
     return losses
+
+
+@contextlib.contextmanager
+def restrict_training(
+    model: nn.Module, masks: Mapping[str, Optional[Bool[Tensor, "..."]]], *,
+    weight_decay: float = 0.0,
+) -> Iterator[list[dict]]:
+    """Train only the masked elements of ``model``; yield AdamW parameter groups.
+
+    ``masks`` maps parameter names to elementwise boolean masks (``None`` or an all-True
+    mask: the whole tensor). Parameters not named get ``requires_grad=False``; partially
+    masked ones (GPT-NeoX's fused QKV rows) get a gradient hook that zeroes the frozen
+    elements and ``weight_decay=0``: AdamW's decoupled decay would move frozen elements,
+    while a zero gradient keeps Adam's moments at zero and the element bit-identical.
+    On exit ``requires_grad`` and the hooks are restored.
+
+    >>> from interp.params import component_masks
+    >>> with restrict_training(model, component_masks(model, "v")) as groups:  # doctest: +SKIP
+    ...     optimizer = torch.optim.AdamW(groups, lr=1e-3)
+    """
+    params = dict(model.named_parameters())
+    unknown = sorted(set(masks) - set(params))
+    if unknown:
+        raise ValueError(f"masks name parameters the model lacks: {', '.join(unknown[:3])}")
+    saved = {name: p.requires_grad for name, p in params.items()}
+    handles = []
+    whole: list[Tensor] = []
+    partial: list[Tensor] = []
+    try:
+        for name, p in params.items():
+            mask = masks.get(name)
+            if name not in masks or (mask is not None and not bool(mask.any())):
+                p.requires_grad_(False)
+                continue
+            p.requires_grad_(True)
+            if mask is None or bool(mask.all()):
+                whole.append(p)
+                continue
+            if mask.shape != p.shape:
+                raise ValueError(
+                    f"mask of {name} is {tuple(mask.shape)}, the parameter {tuple(p.shape)}"
+                )
+            keep = mask.to(device=p.device, dtype=p.dtype)
+            handles.append(p.register_hook(lambda grad, keep=keep: grad * keep))
+            partial.append(p)
+        groups = []
+        if whole:
+            groups.append({"params": whole, "weight_decay": weight_decay})
+        if partial:
+            groups.append({"params": partial, "weight_decay": 0.0})
+        yield groups
+    finally:
+        for handle in handles:
+            handle.remove()
+        for name, p in params.items():
+            p.requires_grad_(saved[name])
