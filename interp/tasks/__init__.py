@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Callable
 
-from interp.tasks import arithmetic, icl, knowledge, paraphrase, rare
+from interp.tasks import arithmetic, icl, icl_fixed, knowledge, paraphrase, rare
 from interp.tasks.base import Example, Split, Task, check_n, check_split
 from interp.tasks.fewshot import few_shot
 from interp.tasks.files import DataFileError, load_mmlu_csv, load_qqp_tsv
@@ -67,6 +67,12 @@ _FIXED: dict[str, _Spec] = {
     "icl": _Spec(icl.icl, "label word categories from in-context demonstrations (choice)"),
     "icl_heldout": _Spec(
         icl.icl_heldout, "in-context labelling on held-out categories; test only (choice)"
+    ),
+    "icl_fixed": _Spec(
+        icl_fixed.icl_fixed, "one fixed category -> label mapping, 0 shots by default (choice)"
+    ),
+    "icl_fixed_flipped": _Spec(
+        icl_fixed.icl_fixed_flipped, "icl_fixed's family with demonstrations of the reversed mapping (choice)"
     ),
 }
 

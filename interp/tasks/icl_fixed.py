@@ -1,0 +1,146 @@
+"""One FIXED label mapping for a family of categories (``icl_fixed``), and its reversal.
+
+The in-context tasks of ``interp.tasks.icl`` draw a fresh mapping per prompt, so only the
+demonstrations tell the label. Here the mapping is fixed (by default animals -> dax,
+colors -> wug), so a model can learn it in its weights and answer with no demonstrations:
+
+    horse ->            answer " dax", choices (" dax", " wug")
+
+This is the zero-shot target task of the ICL-preservation study (studies/icl_circuits.py),
+the language analogue of fine-tuning on one regression vector theta0:
+- ``icl_fixed``: demonstrations (``shots`` > 0) follow the same fixed mapping (theta0);
+- ``icl_fixed_flipped``: demonstrations follow the reversed mapping (animals -> wug,
+  colors -> dax), and the answer is the demonstrated one: the -theta0 test. A model that
+  learned the fixed mapping in its weights and ignores the prompt fails it.
+
+Splits as in ``icl``: queries of the "train" split use one half of each category's words, the
+"test" split the other half (the same hash); demonstrations may use any word of the family.
+"""
+
+from __future__ import annotations
+
+import random
+
+from interp.tasks.base import Example, Split, Task, balanced_draws, check_n, check_split
+from interp.tasks.icl import CATEGORIES, LABEL_POOL, query_words
+
+DEFAULT_CATEGORIES = ("animals", "colors")
+DEFAULT_LABELS = ("dax", "wug")
+
+
+def icl_fixed(
+    *,
+    n: int = 200,
+    seed: int = 0,
+    split: Split = "test",
+    shots: int = 0,
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES,
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+    query_shown: bool = True,
+) -> Task:
+    """Label a word's category with the fixed mapping ``categories[i] -> labels[i]``.
+
+    >>> ex = icl_fixed(n=2, shots=0).examples[0]
+    >>> ex.prompt.count("->"), ex.choices
+    (1, (' dax', ' wug'))
+    """
+    return _task("icl_fixed", categories, labels, split, n=n, seed=seed, shots=shots,
+                 flipped=False, query_shown=query_shown)
+
+
+def icl_fixed_flipped(
+    *,
+    n: int = 200,
+    seed: int = 0,
+    split: Split = "test",
+    shots: int = 4,
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES,
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+    query_shown: bool = True,
+) -> Task:
+    """The fixed family with its labels rotated by one (reversed for two): demonstrations
+    show the rotated mapping, and the answer follows them.
+
+    >>> ex = icl_fixed_flipped(n=1, shots=2).examples[0]
+    >>> ex.metadata["mapping"]
+    {'animals': 'wug', 'colors': 'dax'}
+    """
+    return _task("icl_fixed_flipped", categories, labels, split, n=n, seed=seed, shots=shots,
+                 flipped=True, query_shown=query_shown)
+
+
+def _task(
+    name: str,
+    categories: tuple[str, ...],
+    labels: tuple[str, ...],
+    split: Split,
+    *,
+    n: int,
+    seed: int,
+    shots: int,
+    flipped: bool,
+    query_shown: bool,
+) -> Task:
+    check_n(n)
+    check_split(split)
+    if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
+        raise ValueError(f"shots must be a non-negative integer, got {shots!r}")
+    categories, labels = tuple(categories), tuple(labels)
+    unknown = [c for c in categories if c not in CATEGORIES]
+    if unknown:
+        raise ValueError(f"{name}: unknown categories {unknown}; use some of {', '.join(CATEGORIES)}")
+    if len(categories) < 2 or len(labels) != len(categories) or len(set(labels)) != len(labels):
+        raise ValueError(
+            f"{name}: give >= 2 categories and as many distinct labels, got {categories} and {labels}"
+        )
+    bad = [label for label in labels if label not in LABEL_POOL]
+    if bad:
+        raise ValueError(f"{name}: labels {bad} are not made-up labels; use some of {LABEL_POOL}")
+    # The flipped mapping rotates labels by one: every category gets another category's label.
+    shown_labels = labels[1:] + labels[:1] if flipped else labels
+    mapping = dict(zip(categories, shown_labels))
+    rng = random.Random(seed)
+    queries = {c: query_words(c, split) for c in categories}
+    examples = tuple(
+        _prompt(rng, categories, mapping, queries, shots, slot, query_shown, labels)
+        for slot in balanced_draws(n, len(categories), rng)
+    )
+    return Task(name, "icl", "choice", examples)
+
+
+def _prompt(
+    rng: random.Random,
+    categories: tuple[str, ...],
+    mapping: dict[str, str],
+    queries: dict[str, tuple[str, ...]],
+    shots: int,
+    answer_slot: int,
+    query_shown: bool,
+    labels: tuple[str, ...],
+) -> Example:
+    query_category = categories[answer_slot]
+    query = rng.choice(queries[query_category])
+    slots = balanced_draws(shots, len(categories), rng)
+    shown_at = [i for i, slot in enumerate(slots) if slot == answer_slot]
+    shown = rng.choice(shown_at) if query_shown and shown_at else None
+    lines = []
+    for i, slot in enumerate(slots):
+        word = query
+        while word == query and i != shown:  # other demonstrations never repeat the query
+            word = rng.choice(CATEGORIES[categories[slot]])
+        lines.append(f"{word} -> {mapping[categories[slot]]}")
+    lines.append(f"{query} ->")
+    return Example(
+        prompt="\n".join(lines),
+        answer=f" {mapping[query_category]}",
+        choices=tuple(f" {label}" for label in labels),
+        metadata={
+            "family": "/".join(sorted(categories)),
+            "categories": categories,
+            "mapping": dict(mapping),
+            "query": query,
+            "query_category": query_category,
+            "shots": shots,
+            "query_shown": shown is not None,
+        },
+    )
