@@ -101,6 +101,22 @@ def hf_model(model: nn.Module) -> nn.Module:
     return getattr(model, "original_model", model)
 
 
+def parameter_count(model: nn.Module) -> int:
+    """Parameters of the model as its HF architecture defines them (what papers report).
+
+    A Bridge adds split q/k/v copies beside GPT-NeoX's fused QKV, so counting its tensors
+    over-counts; this rebuilds the architecture on the meta device (no memory) and counts it.
+
+    >>> import interp
+    >>> parameter_count(interp.load_model("suite/pythia-s1", self_test=False))
+    13704
+    """
+    hf = hf_model(model)
+    with torch.device("meta"):
+        fresh = type(hf)(hf.config)
+    return sum(p.numel() for p in fresh.parameters())
+
+
 def param_slices(model: nn.Module) -> list[ParamSlice]:
     """Every parameter of a GPT-NeoX or OPT causal LM, named by component and layer.
 

@@ -19,6 +19,7 @@ import pandas as pd
 
 import interp
 from interp.evaluate import evaluate
+from interp.params import parameter_count
 from interp.results import ResultCache
 from interp.scaling import chance_accuracy
 from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
@@ -65,7 +66,7 @@ class ModelPool:
         return "pythia" if arch.startswith("GPTNeoX") else "opt"
 
     def parameters(self, name: str) -> int:
-        return sum(p.numel() for p in self(name).original_model.parameters())
+        return parameter_count(self(name))
 
 
 @dataclass

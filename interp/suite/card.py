@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -64,6 +65,15 @@ def write_card(weights: Path, *, n: int = 200) -> Path:
     return weights / "README.md"
 
 
+def _shipped_command(command: str) -> str:
+    """The training command as a user reruns it: without the ``--out`` folder it wrote to.
+
+    >>> _shipped_command("python -m interp.suite train --out /tmp/w --only opt-s5")
+    'python -m interp.suite train --only opt-s5'
+    """
+    return re.sub(r" --out \S+", "", command)
+
+
 def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
     accuracy = table.pivot(index="model", columns="task", values="accuracy")
     loss = table.pivot(index="model", columns="task", values="loss")
@@ -78,6 +88,7 @@ def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
         ]
     )
     first = infos[0]
+    commands = "\n".join(dict.fromkeys(_shipped_command(i["command"]) for i in infos))
     freqs = first["corpus"]["rare_frequencies"]
     core = [c for c in accuracy.columns if not c.startswith("rare_")]
 
@@ -95,8 +106,10 @@ sequences in the same order. `s3` has a sibling seed (`-seed1`) and log-spaced c
 (`suite/pythia-s3@step64`). Weights are fp16 safetensors; `interp.load_model` loads them in fp32.
 
 ## Reproduce
+The commands that trained these weights (each model's own command is in the table's source,
+`*/train_info.json`; models are independent, so the order of the commands does not matter):
 ```
-{first['command'].replace('--families pythia', '--families pythia|opt')}   # weights (one process per family)
+{commands}
 python -m interp.suite card --n {n}        # this card and results.csv
 ```
 
