@@ -223,12 +223,17 @@ def _order(rng: random.Random, n: int, total: int) -> list[int]:
 
 
 def cell_dir(folder: Path, base: str, variant: Variant, seed: int, config: FineTuneConfig) -> Path:
-    """Where a variant's weights live: named by model, variant, seed and a config digest.
+    """Where a variant's weights live: named by model, variant, seed and a digest of the
+    config and the base weights (``interp.fingerprint``), so retrained base weights never
+    reuse a fine-tune of the old ones.
 
     >>> cell_dir(Path("c"), "suite/pythia-s4", Variant("v"), 0, FineTuneConfig()).parent.name
     'suite--pythia-s4'
     """
-    digest = hashlib.sha1(json.dumps(config.key(), sort_keys=True).encode()).hexdigest()[:10]
+    from interp.loading import fingerprint
+
+    key = dict(config.key(), base_weights=fingerprint(base))
+    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
     slug = base.replace("/", "--").replace("@", "-at-")
     return Path(folder) / slug / f"{variant.name}-seed{seed}-{digest}"
 

@@ -104,6 +104,37 @@ def resolve(name_or_path: Union[str, os.PathLike], revision: Optional[str] = Non
     return ModelSource(text, base, revision, False)
 
 
+def fingerprint(name_or_path: Union[str, os.PathLike], revision: Optional[str] = None) -> str:
+    """A short id of a model's weights, for keying cached results to the weights they came from.
+
+    Local directories (and suite models) hash each weights file's name, size and first and
+    last 64 KiB, so retrained weights under the same name never reuse stale results, at no
+    real cost for large checkpoints. Hub ids are keyed by name and revision (offline, the
+    commit behind a branch cannot be looked up): pass ``--force`` after a hub branch moves.
+
+    >>> fingerprint("suite/pythia-s1") == fingerprint("suite/pythia-s1")
+    True
+    >>> fingerprint("suite/pythia-s1") != fingerprint("suite/opt-s1")
+    True
+    """
+    import hashlib
+
+    source = resolve(name_or_path, revision)
+    # Local weights are keyed by content alone, so a moved or cloned checkout keeps its cache.
+    digest = hashlib.sha1(b"local" if source.is_local else f"{source.location}@{source.revision}".encode())
+    if source.is_local:
+        files = sorted(p for pattern in ("*.safetensors", "*.bin")
+                       for p in Path(source.location).glob(pattern))
+        for path in files:
+            size = path.stat().st_size
+            digest.update(f"{path.name}:{size}".encode())
+            with path.open("rb") as handle:
+                digest.update(handle.read(1 << 16))
+                handle.seek(max(0, size - (1 << 16)))
+                digest.update(handle.read(1 << 16))
+    return digest.hexdigest()[:12]
+
+
 def _check_pythia_revision(name: str, revision: str) -> None:
     match = re.fullmatch(r"step(\d+)", revision)
     if match is None:

@@ -85,6 +85,7 @@ class Sweep:
         from interp.swap import PatternSwap
 
         key = dict(study="attention_swap", v=1, recipient=recipient, donor=donor, condition=condition,
+                   weights=[interp.fingerprint(recipient), interp.fingerprint(donor)],
                    layers=str(layers), alpha=alpha, heads=self.heads, task=task.name,
                    n=len(task), seed=self.seed, control=control)
 

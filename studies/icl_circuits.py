@@ -173,6 +173,7 @@ def evaluate_variants(model_name, chosen, config, eval_tasks, args, cache, weigh
     import pandas as pd
     from tqdm.auto import tqdm
 
+    import interp
     from interp.evaluate import evaluate
     from interp.finetune import fine_tuned
 
@@ -180,6 +181,7 @@ def evaluate_variants(model_name, chosen, config, eval_tasks, args, cache, weigh
     jobs = [(v, s) for v in chosen for s in (range(1) if v.trainable == "none" else range(args.seeds))]
     for variant, seed in tqdm(jobs, desc=f"{model_name} variants", mininterval=5):
         key = dict(study="icl_circuits", v=1, model=model_name, variant=variant.name, seed=seed,
+                   weights=interp.fingerprint(model_name),
                    config=config.key(), n=args.n, eval_seed=args.seed,
                    tasks=sorted(f"{t}@{k}" for t, k in eval_tasks))
         loaded = {}
@@ -242,6 +244,7 @@ def attribute(model_name, config, args, cache, weights):
     directions, on the held-out tasks at ``--attribution-shots``; and ICL-head scores."""
     import pandas as pd
 
+    import interp
     from interp import icl_attribution
     from interp.finetune import Variant, fine_tuned
     from interp.tasks import get_task
@@ -253,6 +256,7 @@ def attribute(model_name, config, args, cache, weights):
     sweeps, heads = [], []
     for variant in [Variant.parse(v) for v in args.attribution]:
         key = dict(study="icl_circuits", part="attribution", v=1, model=model_name,
+                   weights=interp.fingerprint(model_name),
                    variant=variant.name, config=config.key(), n=args.n, eval_seed=args.seed,
                    shots=args.attribution_shots, tasks=args.heldout_tasks)
 

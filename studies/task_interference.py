@@ -205,7 +205,7 @@ def run(args) -> int:
             return lambda: I.ladder_rows(name, interp.load_hf_model(name, **load), ladder_tasks,
                                          batch_size=args.batch_size)
         tables["ladder"] = pd.concat(
-            [cache.get(dict(base_key, exp="ladder", model=name, tasks=plan["rare"], n=args.n),
+            [cache.get(dict(base_key, exp="ladder", model=name, weights=interp.fingerprint(name), tasks=plan["rare"], n=args.n),
                        ladder_cell(name))
              for name in I.progress(plan["models"] + plan["checkpoints"], "ladder")],
             ignore_index=True)
@@ -225,7 +225,8 @@ def run(args) -> int:
                 return pd.concat([t.assign(table=k) for k, t in out.items()], ignore_index=True)
             return compute
 
-        cells = [cache.get(dict(base_key, exp="gradients", model=name, frequent=plan["frequent"],
+        cells = [cache.get(dict(base_key, exp="gradients", model=name,
+                                weights=interp.fingerprint(name), frequent=plan["frequent"],
                                 rare=plan["gradient_tasks"], grad_n=args.grad_n,
                                 fisher_n=args.fisher_n,
                                 top_fraction=args.top_fraction, groups=args.groups,
@@ -249,7 +250,8 @@ def run(args) -> int:
         lr = I.continued_lr(name, args.lr, args.lr_scale)
         config = I.ContinuedTraining(steps=steps, batch_size=args.train_batch, lr=lr,
                                      warmup=args.burn_in, eval_every=eval_every, seed=args.seed)
-        key = dict(base_key, exp=exp, model=name, variant=variant, focus=args.focus_task,
+        key = dict(base_key, exp=exp, model=name, weights=interp.fingerprint(name),
+                   variant=variant, focus=args.focus_task,
                    config=repr(config), eval_n=len(focus))
         state_dir = cache.path(key).with_suffix("")
 

@@ -104,3 +104,20 @@ def test_dtype_names():
     assert parse_dtype("bf16") is torch.bfloat16 and parse_dtype(None) is None
     with pytest.raises(ValueError, match="unknown dtype 'int3'"):
         parse_dtype("int3")
+
+
+def test_fingerprint_follows_the_weights_not_the_path(checkpoint_dirs, tmp_path):
+    """Cached study results are keyed by it: retrained weights under one name must not match."""
+
+    from safetensors.torch import load_file, save_file
+
+    source = next(iter(checkpoint_dirs.values()))
+    copy = tmp_path / "moved"
+    shutil.copytree(source, copy)
+    assert interp.fingerprint(copy) == interp.fingerprint(source)
+    weights = next(copy.glob("*.safetensors"))
+    state = load_file(weights)
+    name = sorted(state)[-1]
+    state[name] = state[name] + 1
+    save_file(state, weights, metadata={"format": "pt"})
+    assert interp.fingerprint(copy) != interp.fingerprint(source)
