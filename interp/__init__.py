@@ -2,7 +2,7 @@
 
 >>> import interp
 >>> model = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
->>> interp.evaluate(model, [interp.tasks.get_task("arithmetic_add", n=50)])  # doctest: +SKIP
+>>> interp.evaluate(model, [interp.get_task("arithmetic_add", n=50)])  # doctest: +SKIP
 """
 
 from interp import tasks
@@ -24,6 +24,7 @@ from interp.loading import (
     resolve,
     suite_models,
 )
+from interp.tasks import get_task
 
 __all__ = [
     "CorruptCheckpointError",
@@ -34,6 +35,7 @@ __all__ = [
     "UnsupportedArchitectureError",
     "evaluate",
     "fingerprint",
+    "get_task",
     "load_hf_model",
     "load_model",
     "make_patterns_live",
