@@ -29,7 +29,10 @@ DEFAULT_PAIRS = [
     ("suite/opt-s5", "suite/pythia-s5", "family"),
     ("suite/pythia-s3", "suite/pythia-s3-seed1", "seed"),
 ]
-DEFAULT_TASKS = ["knowledge_mc", "arithmetic_add", "qqp"]
+# The three kinds (MMLU-style knowledge, arithmetic procedure, QQP-style pattern
+# matching) plus knowledge_cloze: the suite memorises facts as cloze but stays at chance on
+# the MC and QQP formats, so cloze is the knowledge task a swap can actually break here.
+DEFAULT_TASKS = ["knowledge_mc", "knowledge_cloze", "arithmetic_add", "qqp"]
 CONTROLS = ["self", "other_input", "uniform", "shuffle_heads"]
 ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
