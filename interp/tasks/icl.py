@@ -184,11 +184,33 @@ def _prompt(
     answer_slot: int,
     query_shown: bool,
 ) -> Example:
-    family = rng.sample(categories, n_labels)
-    labels = rng.sample(LABEL_POOL, n_labels)
+    family = tuple(rng.sample(categories, n_labels))
+    labels = tuple(rng.sample(LABEL_POOL, n_labels))
+    return mapping_prompt(rng, family, dict(zip(family, labels)), queries, shots, answer_slot,
+                          query_shown, labels)
+
+
+def mapping_prompt(
+    rng: random.Random,
+    family: tuple[str, ...],
+    mapping: dict[str, str],
+    queries: dict[str, tuple[str, ...]],
+    shots: int,
+    answer_slot: int,
+    query_shown: bool,
+    labels: tuple[str, ...],
+) -> Example:
+    """One prompt: ``shots`` demonstrations of ``mapping`` (category -> label) over ``family``,
+    then a query word of ``family[answer_slot]``; choices are ``labels`` in order.
+
+    >>> ex = mapping_prompt(random.Random(0), ("animals", "colors"), {"animals": "dax",
+    ...     "colors": "wug"}, {"animals": ("cat",), "colors": ("red",)}, 2, 0, True, ("dax", "wug"))
+    >>> ex.prompt.splitlines()[-1], ex.answer
+    ('cat ->', ' dax')
+    """
     query_category = family[answer_slot]
     query = rng.choice(queries[query_category])
-    slots = balanced_draws(shots, n_labels, rng)
+    slots = balanced_draws(shots, len(family), rng)
     # Which demonstration shows the query word itself (one of its category's, if any).
     shown_at = [i for i, slot in enumerate(slots) if slot == answer_slot]
     shown = rng.choice(shown_at) if query_shown and shown_at else None
@@ -197,16 +219,16 @@ def _prompt(
         word = query
         while word == query and i != shown:  # other demonstrations never repeat the query
             word = rng.choice(CATEGORIES[family[slot]])
-        lines.append(f"{word} -> {labels[slot]}")
+        lines.append(f"{word} -> {mapping[family[slot]]}")
     lines.append(f"{query} ->")
     return Example(
         prompt="\n".join(lines),
-        answer=f" {labels[answer_slot]}",
+        answer=f" {mapping[query_category]}",
         choices=tuple(f" {label}" for label in labels),
         metadata={
             "family": "/".join(sorted(family)),
             "categories": tuple(family),
-            "mapping": dict(zip(family, labels)),
+            "mapping": dict(mapping),
             "query": query,
             "query_category": query_category,
             "shots": shots,

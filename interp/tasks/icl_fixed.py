@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import random
 
-from interp.tasks.base import Example, Split, Task, balanced_draws, check_n, check_split
-from interp.tasks.icl import CATEGORIES, LABEL_POOL, query_words
+from interp.tasks.base import Split, Task, balanced_draws, check_n, check_split
+from interp.tasks.icl import CATEGORIES, LABEL_POOL, mapping_prompt, query_words
 
 DEFAULT_CATEGORIES = ("animals", "colors")
 DEFAULT_LABELS = ("dax", "wug")
@@ -102,45 +102,7 @@ def _task(
     rng = random.Random(seed)
     queries = {c: query_words(c, split) for c in categories}
     examples = tuple(
-        _prompt(rng, categories, mapping, queries, shots, slot, query_shown, labels)
+        mapping_prompt(rng, categories, mapping, queries, shots, slot, query_shown, labels)
         for slot in balanced_draws(n, len(categories), rng)
     )
     return Task(name, "icl", "choice", examples)
-
-
-def _prompt(
-    rng: random.Random,
-    categories: tuple[str, ...],
-    mapping: dict[str, str],
-    queries: dict[str, tuple[str, ...]],
-    shots: int,
-    answer_slot: int,
-    query_shown: bool,
-    labels: tuple[str, ...],
-) -> Example:
-    query_category = categories[answer_slot]
-    query = rng.choice(queries[query_category])
-    slots = balanced_draws(shots, len(categories), rng)
-    shown_at = [i for i, slot in enumerate(slots) if slot == answer_slot]
-    shown = rng.choice(shown_at) if query_shown and shown_at else None
-    lines = []
-    for i, slot in enumerate(slots):
-        word = query
-        while word == query and i != shown:  # other demonstrations never repeat the query
-            word = rng.choice(CATEGORIES[categories[slot]])
-        lines.append(f"{word} -> {mapping[categories[slot]]}")
-    lines.append(f"{query} ->")
-    return Example(
-        prompt="\n".join(lines),
-        answer=f" {mapping[query_category]}",
-        choices=tuple(f" {label}" for label in labels),
-        metadata={
-            "family": "/".join(sorted(categories)),
-            "categories": categories,
-            "mapping": dict(mapping),
-            "query": query,
-            "query_category": query_category,
-            "shots": shots,
-            "query_shown": shown is not None,
-        },
-    )
