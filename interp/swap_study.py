@@ -84,7 +84,7 @@ class Sweep:
               alpha: float = 1.0, control: Optional[str] = None, swap_layers=None) -> pd.DataFrame:
         from interp.swap import PatternSwap
 
-        key = dict(study="attention_swap", v=1, recipient=recipient, donor=donor, condition=condition,
+        key = dict(study="attention_swap", v=2, recipient=recipient, donor=donor, condition=condition,
                    weights=[interp.fingerprint(recipient), interp.fingerprint(donor)],
                    layers=str(layers), alpha=alpha, heads=self.heads, task=task.name,
                    n=len(task), seed=self.seed, control=control)

@@ -121,3 +121,20 @@ def test_fingerprint_follows_the_weights_not_the_path(checkpoint_dirs, tmp_path)
     state[name] = state[name] + 1
     save_file(state, weights, metadata={"format": "pt"})
     assert interp.fingerprint(copy) != interp.fingerprint(source)
+
+
+def test_a_bridge_tokenizes_and_scores_like_its_hf_model(checkpoint_dirs):
+    """TransformerBridge would prepend a BOS the model never trained on; interp keeps the
+    model's own tokenizer, so the Bridge and the plain HF model score identically."""
+    from interp.tasks import get_task
+
+    task = get_task("arithmetic_add", n=12)
+    for path in checkpoint_dirs.values():
+        bridge, hf = interp.load_model(path), interp.load_hf_model(path)
+        prompt = task.examples[0].prompt
+        assert bridge.tokenizer(prompt).input_ids == hf.tokenizer(prompt).input_ids
+        assert bridge.to_tokens(prompt).tolist() == [hf.tokenizer(prompt).input_ids]
+        with_bos = bridge.to_tokens(prompt, prepend_bos=True)[0].tolist()
+        assert with_bos == [hf.tokenizer.bos_token_id, *hf.tokenizer(prompt).input_ids]
+        scored = [interp.evaluate(m, [task]) for m in (bridge, hf)]
+        assert scored[0].loss.item() == pytest.approx(scored[1].loss.item(), abs=1e-5)
