@@ -150,6 +150,45 @@ def head_map(
     return HeadMap(how, tuple(assignment))
 
 
+@torch.no_grad()
+def _patterns(model: nn.Module, layers: set[int], tokens: Tokens) -> dict[int, Pattern]:
+    """``model``'s patterns on ``tokens`` at ``layers``; the forward stops after the last."""
+    needed = sorted(layers)
+    store: dict[int, Pattern] = {}
+
+    def capture(layer: int):
+        def capture_pattern(pattern: Pattern) -> Pattern:
+            store[layer] = pattern
+            if layer == needed[-1]:
+                raise _DonorDone
+            return pattern
+        return capture_pattern
+
+    modules = attention_modules(model)[: needed[-1] + 1]
+    edits = [capture(i) if i in needed else _identity for i in range(len(modules))]
+    slots = [AttentionSlot(pattern=edit, return_weights=False) for edit in edits]
+    with installed(modules, slots):
+        try:
+            model.base_model(input_ids=tokens, use_cache=False)
+        except _DonorDone:
+            pass
+    return store
+
+
+def calibration_tokens(tokenizer: Any, prompts: list[str], max_len: int) -> Tokens:
+    """One unpadded sequence of ``prompts`` joined by newlines, cut to ``max_len`` tokens:
+    the text ``PatternSwap.match_heads_on`` fits head maps on.
+
+    >>> from interp.tokenizer import build_tokenizer  # doctest: +SKIP
+    >>> calibration_tokens(tokenizer, ["1 + 2 =", "3 + 4 ="], 64).shape  # doctest: +SKIP
+    torch.Size([1, 13])
+    """
+    ids = tokenizer("\n".join(prompts)).input_ids[:max_len]
+    if len(ids) < 2:
+        raise ValueError("calibration text encodes to fewer than 2 tokens: give longer prompts")
+    return torch.tensor([ids])
+
+
 def _model_name(model: Any) -> str:
     source = getattr(model, "interp_source", None)
     if source is not None:
@@ -329,26 +368,26 @@ class PatternSwap(nn.Module):
     @torch.no_grad()
     def donor_patterns(self, tokens: Tokens) -> dict[int, DonorPattern]:
         """The donor's patterns on ``tokens``, for the donor layers the swap needs only."""
-        needed = sorted({self.layer_map[layer] for layer in self.layers})
-        store: dict[int, DonorPattern] = {}
+        return _patterns(self.donor_model, {self.layer_map[layer] for layer in self.layers}, tokens)
 
-        def capture(layer: int):
-            def capture_pattern(pattern: Pattern) -> Pattern:
-                store[layer] = pattern
-                if layer == needed[-1]:
-                    raise _DonorDone
-                return pattern
-            return capture_pattern
+    @torch.no_grad()
+    def match_heads_on(self, tokens: Tokens) -> dict[int, HeadMap]:
+        """Fit the ``heads="match"`` maps once, on ``tokens``, and use them for every forward.
 
-        modules = attention_modules(self.donor_model)[: needed[-1] + 1]
-        edits = [capture(i) if i in needed else _identity for i in range(len(modules))]
-        slots = [AttentionSlot(pattern=edit, return_weights=False) for edit in edits]
-        with installed(modules, slots):
-            try:
-                self.donor_model.base_model(input_ids=tokens, use_cache=False)
-            except _DonorDone:
-                pass
-        return store
+        Without it each forward matches heads on its own batch, so a result can depend on how
+        examples were batched. ``interp.swap_study`` calibrates on one sequence built from
+        the task's prompts (``calibration_tokens``). Other head maps are fixed already.
+
+        >>> swap = PatternSwap(recipient, donor, heads="match")  # doctest: +SKIP
+        >>> swap.match_heads_on(recipient.to_tokens("the cat sat on the mat"))  # doctest: +SKIP
+        {0: HeadMap(how='match', assignment=(1, 0, 2)), ...}
+        """
+        if self.heads == "match" and self.uses_donor:
+            own = _patterns(self.recipient_model, set(self.layers), tokens)
+            donor = self.donor_patterns(tokens)
+            self._fixed_maps = {layer: head_map(own[layer], donor[self.layer_map[layer]], "match")
+                                for layer in self.layers}
+        return dict(self._fixed_maps)
 
     def _swapped(self, layer: int, donor: dict[int, DonorPattern], uses: Counter):
         def swap_pattern(own: Pattern) -> Pattern:
@@ -396,7 +435,8 @@ class PatternSwap(nn.Module):
         swap_pattern = self._swapped(layer, donor, uses)
         # At alpha = 1 the own pattern is needed only to match heads or shuffle them: otherwise
         # hand the replacement over directly and skip the recipient's QK^T and softmax.
-        if self.alpha == 1.0 and self.heads != "match" and self.control != "shuffle_heads":
+        fixed_heads = self.heads != "match" or layer in self._fixed_maps
+        if self.alpha == 1.0 and fixed_heads and self.control != "shuffle_heads":
             def given(query: Tensor, key: Tensor) -> Pattern:
                 shape = (query.shape[0], query.shape[1], query.shape[2], key.shape[2])
                 return swap_pattern(query.new_zeros(()).expand(shape))

@@ -25,6 +25,7 @@ from interp.scaling import chance_accuracy
 from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
 from interp.tasks.base import Task
 
+CALIBRATION_PROMPTS = 32  # prompts of the task joined into the sequence head maps are fit on
 RESULT_COLUMNS = ["recipient", "donor", "condition", "layers", "alpha", "task", "n", "accuracy",
                   "loss", "delta_accuracy", "delta_accuracy_ci95", "delta_loss"]
 
@@ -82,9 +83,9 @@ class Sweep:
 
     def _cell(self, task: Task, *, recipient: str, donor: str, condition: str, layers="all",
               alpha: float = 1.0, control: Optional[str] = None, swap_layers=None) -> pd.DataFrame:
-        from interp.swap import PatternSwap
+        from interp.swap import PatternSwap, calibration_tokens
 
-        key = dict(study="attention_swap", v=2, recipient=recipient, donor=donor, condition=condition,
+        key = dict(study="attention_swap", v=3, recipient=recipient, donor=donor, condition=condition,
                    weights=[interp.fingerprint(recipient), interp.fingerprint(donor)],
                    layers=str(layers), alpha=alpha, heads=self.heads, task=task.name,
                    n=len(task), seed=self.seed, control=control)
@@ -98,6 +99,12 @@ class Sweep:
                     layers=swap_layers, alpha=alpha, heads=self.heads, control=control,
                     seed=self.seed,
                 )
+                # One head map per (recipient, donor, task), not one per batch: results must
+                # not depend on how evaluate batches the examples.
+                n_ctx = engine.recipient_model.config.max_position_embeddings
+                engine.match_heads_on(calibration_tokens(
+                    engine.tokenizer, [e.prompt for e in task.examples[:CALIBRATION_PROMPTS]],
+                    min(n_ctx, 512)).to(next(engine.recipient_model.parameters()).device))
             rows = evaluate(engine, [task], condition=condition, name=recipient,
                             batch_size=self.batch_size)
             return rows.assign(donor=donor, layers=str(layers), alpha=alpha)

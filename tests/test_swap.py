@@ -176,6 +176,20 @@ def test_different_shapes(bridges, donors):
         assert assignment.count(None) == 2
 
 
+def test_calibrated_match_does_not_depend_on_batching(bridges, donors):
+    """Fitted once, the match map is the same for every batch: a row's logits are the same
+    alone or batched with others, and equal the swap under that fixed map."""
+    recipient, donor = bridges["neox"], donors["3x2"]
+    swap = PatternSwap(recipient, donor, heads="match")
+    maps = swap.match_heads_on(TOKENS[:1])
+    assert set(maps) == set(ALL) and all(m.how == "match" for m in maps.values())
+    together = run(swap)
+    alone = torch.cat([run(swap, TOKENS[i : i + 1]) for i in range(len(TOKENS))])
+    torch.testing.assert_close(together, alone, atol=1e-5, rtol=0)
+    assert all(len(swap.assignments[layer]) == 1 for layer in ALL)  # one map, every forward
+    assert swap.match_heads_on(TOKENS[:1]) == maps  # deterministic
+
+
 def test_head_map_index_needs_equal_heads():
     counts = r"recipient has 4 heads and the donor 2.*--heads mean\|match"
     with pytest.raises(ShapeMismatchError, match=counts):
