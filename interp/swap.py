@@ -179,9 +179,10 @@ def calibration_tokens(tokenizer: Any, prompts: list[str], max_len: int) -> Toke
     """One unpadded sequence of ``prompts`` joined by newlines, cut to ``max_len`` tokens:
     the text ``PatternSwap.match_heads_on`` fits head maps on.
 
-    >>> from interp.tokenizer import build_tokenizer  # doctest: +SKIP
-    >>> calibration_tokens(tokenizer, ["1 + 2 =", "3 + 4 ="], 64).shape  # doctest: +SKIP
-    torch.Size([1, 13])
+    >>> from interp import load_model
+    >>> model = load_model("suite/pythia-s1")
+    >>> calibration_tokens(model.tokenizer, ["1 + 2 =", "3 + 4 ="], 64).shape
+    torch.Size([1, 9])
     """
     ids = tokenizer("\n".join(prompts)).input_ids[:max_len]
     if len(ids) < 2:
