@@ -178,7 +178,7 @@ def test_different_shapes(bridges, donors):
 
 def test_calibrated_match_does_not_depend_on_batching(bridges, donors):
     """Fitted once, the match map is the same for every batch: a row's logits are the same
-    alone or batched with others, and equal the swap under that fixed map."""
+    alone or batched with others, and every forward used that one map."""
     recipient, donor = bridges["neox"], donors["3x2"]
     swap = PatternSwap(recipient, donor, heads="match")
     maps = swap.match_heads_on(TOKENS[:1])
