@@ -1,4 +1,5 @@
-"""``python -m interp.suite train|card``: train the suite, or evaluate it into its card."""
+"""``python -m interp.suite train|card|probe``: train the suite, evaluate it into its card, or
+probe whether a suite shape forms an induction circuit within a step budget."""
 
 from __future__ import annotations
 
@@ -25,7 +26,24 @@ def main(argv: list[str] | None = None) -> int:
     card = sub.add_parser("card", help="evaluate every suite model and write the card")
     card.add_argument("--out", type=Path, default=SUITE_DIR)
     card.add_argument("--n", type=int, default=200, help="examples per task")
+    probe = sub.add_parser("probe", help="train a fresh shape on repeated spans; report the induction plateau")
+    probe.add_argument("--family", default="pythia", help="pythia or opt")
+    probe.add_argument("--size", default="s3", help="s1..s5")
+    probe.add_argument("--steps", type=int, default=4000)
+    probe.add_argument("--lr", type=float, default=3e-3)
+    probe.add_argument("--eval-every", type=int, default=250)
+    probe.add_argument("--threads", type=int, default=None, help="torch CPU threads")
+    probe.add_argument("--out", type=Path, default=None,
+                       help="CSV path (default figures/suite/induction_probe_<family>-<size>.csv)")
     args = parser.parse_args(argv)
+    if args.command == "probe":
+        from interp.suite.models import FAMILIES, SIZES
+
+        if args.family not in FAMILIES or args.size not in SIZES:
+            parser.error(f"--family must be one of {', '.join(FAMILIES)} and --size one of "
+                         f"{', '.join(SIZES)}; got {args.family!r} and {args.size!r}")
+        if args.steps < 1 or args.eval_every < 1:
+            parser.error("--steps and --eval-every must be positive")
 
     import torch
 
@@ -42,9 +60,32 @@ def main(argv: list[str] | None = None) -> int:
             force=args.force, only=args.only,
         )
         return 0
+    if args.command == "probe":
+        return _probe(args)
     from interp.suite.card import write_card
 
     print(f"card: {write_card(args.out, n=args.n)}")
+    return 0
+
+
+def _probe(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import pandas as pd
+    import torch
+
+    from interp.results import save_table
+    from interp.suite.probe import induction_probe
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    points = induction_probe(args.family, args.size, steps=args.steps, lr=args.lr,
+                             eval_every=args.eval_every, progress=True)
+    table = pd.DataFrame([dataclasses.asdict(p) for p in points])
+    out = args.out or Path("figures/suite") / f"induction_probe_{args.family}-{args.size}.csv"
+    save_table(table, out)
+    print(table.to_string(index=False))
+    print(f"probe: {out}")
     return 0
 
 

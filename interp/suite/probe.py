@@ -1,0 +1,151 @@
+"""Can a suite shape learn induction within a training budget? The induction-plateau probe.
+
+In-context learning in the suite's ``icl`` format needs an induction circuit: find the earlier
+occurrence of the query word and copy what followed it. The probe asks whether a shape can
+form that circuit at all on our budget, on the easiest data there is for it: documents that
+are a random span of suite words repeated 2-3 times, so every token after the first span is
+predictable by looking one span back (the classic induction-head signal, Olsson et al. 2022).
+
+A fresh model (``build_model``, the suite's own shapes and schedule code) trains on such
+documents only; every ``eval_every`` steps the probe scores held-out repeats: the loss on the
+second copy of a span, next to ln(words), the loss of a model that cannot look back. A loss
+that stays at ln(words) is the plateau before an induction head forms.
+
+    python -m interp.suite probe --family pythia --size s3 --steps 4000
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Int
+from torch import Tensor, nn
+
+from interp.suite.corpus import suite_words
+from interp.suite.models import build_model
+from interp.tokenizer import build_word_tokenizer
+from interp.training import Schedule, train_lm
+
+Spans = Int[Tensor, "batch twice_span"]
+
+SPAN_WORDS = (6, 20)  # words in a span, drawn uniformly from this range
+REPEATS = (2, 3)  # copies of the span in one document
+EVAL_SPAN = 12
+
+
+@dataclass(frozen=True)
+class ProbePoint:
+    """The probe at one step: held-out loss on repeated spans, against the no-lookback loss."""
+
+    step: int
+    repeat_loss: float  # nats per token on the second copy of held-out spans
+    repeat_accuracy: float  # top-1 on the same tokens
+    no_lookback_loss: float  # ln(words): what a model that cannot look back pays
+    train_loss: float  # mean training loss over the steps since the previous point
+
+
+def repeat_document(rng: random.Random, words: list[str]) -> str:
+    """A random span of ``words`` repeated 2-3 times, space-joined.
+
+    >>> tokens = repeat_document(random.Random(0), list("abcdefghijklmnopqrstuvwxyz")).split()
+    >>> span = len(set(tokens)); tokens == tokens[:span] * (len(tokens) // span)
+    True
+    """
+    span = rng.sample(words, rng.randint(*SPAN_WORDS))
+    return " ".join(span * rng.randint(*REPEATS))
+
+
+def repeat_sequences(tokenizer, words: list[str], n: int, seq_len: int, seed: int) -> Tensor:
+    """``n`` training sequences of ``seq_len`` tokens, packed repeat documents joined by EOS."""
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(n):
+        ids: list[int] = []
+        while len(ids) < seq_len:
+            ids += tokenizer(repeat_document(rng, words)).input_ids + [tokenizer.eos_token_id]
+        rows.append(ids[:seq_len])
+    return torch.tensor(rows, dtype=torch.long)
+
+
+def held_out_spans(tokenizer, words: list[str], n: int, seed: int, span: int = EVAL_SPAN) -> Spans:
+    """``n`` rows of a fresh random span written twice (no EOS), from a seed training never uses."""
+    rng = random.Random(seed)
+    rows = [tokenizer(" ".join(rng.sample(words, span) * 2)).input_ids for _ in range(n)]
+    return torch.tensor(rows, dtype=torch.long)
+
+
+@torch.no_grad()
+def repeat_loss(model: nn.Module, spans: Spans) -> tuple[float, float]:
+    """(loss, top-1 accuracy) on the second copy of each span, first token excluded.
+
+    The first token of the second copy follows the end of the first, which a lookback
+    cannot predict; every later one is predictable from one span back.
+
+    >>> loss, accuracy = repeat_loss(model, held_out_spans(tokenizer, words, 8, seed=1))  # doctest: +SKIP
+    """
+    span = spans.shape[1] // 2
+    logits = model(spans).logits[:, span:-1].float()  # predicts tokens span+1 .. 2*span-1
+    targets = spans[:, span + 1:]
+    logp = torch.log_softmax(logits, dim=-1).gather(-1, targets[..., None])[..., 0]
+    accuracy = (logits.argmax(-1) == targets).float().mean()
+    return -logp.mean().item(), accuracy.item()
+
+
+def induction_probe(
+    family: str,
+    size: str,
+    *,
+    steps: int = 2000,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    eval_every: int = 250,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> list[ProbePoint]:
+    """Train a fresh ``family``-``size`` suite model on repeated spans; the probe every ``eval_every`` steps.
+
+    ``progress`` prints each point as it is measured.
+
+    >>> points = induction_probe("pythia", "s1", steps=20, eval_every=10)
+    >>> [p.step for p in points]
+    [0, 10, 20]
+    """
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps and eval_every must be positive, got {steps} and {eval_every}")
+    words = sorted(suite_words())
+    tokenizer = build_word_tokenizer(set(words))
+    special = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                   eos_token_id=tokenizer.eos_token_id)
+    model = build_model(family, size, vocab_size=len(tokenizer), seed=seed, special=special)
+    sequences = repeat_sequences(tokenizer, words, steps * batch_size, seq_len=128, seed=seed)
+    spans = held_out_spans(tokenizer, words, 64, seed=seed + 10_000).to(device)
+    measured: list[tuple[int, float, float]] = []
+
+    def measure(step: int, m: nn.Module) -> None:
+        m.eval()
+        measured.append((step, *repeat_loss(m, spans)))
+        m.train()
+        if progress:  # a probe runs for minutes; say where it is
+            print(f"probe {family}-{size} step {step}: repeat loss {measured[-1][1]:.3f} "
+                  f"(no lookback {math.log(len(words)):.3f}), accuracy {measured[-1][2]:.3f}",
+                  flush=True)
+
+    schedule = Schedule(steps=steps, batch_size=batch_size, lr=lr)
+    wanted = tuple(sorted(set(range(0, steps + 1, eval_every)) | {steps}))
+    losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
+                      on_checkpoint=measure, label=f"probe {family}-{size}", progress=False)
+    no_lookback = round(math.log(len(words)), 4)
+    return [
+        ProbePoint(step, round(loss, 4), round(accuracy, 4), no_lookback,
+                   _mean_before(losses, step, eval_every))
+        for step, loss, accuracy in measured
+    ]
+
+
+def _mean_before(losses: list[float], step: int, window: int) -> float:
+    recent = losses[max(0, step - window):step]
+    return round(sum(recent) / len(recent), 4) if recent else float("nan")
