@@ -82,3 +82,21 @@ def test_probe_cli_rejects_an_unknown_shape(capsys):
         main(["probe", "--family", "gpt2"])
     assert exit_.value.code == 2
     assert "--family must be one of pythia, opt" in capsys.readouterr().err
+
+
+def test_probe_cli_writes_the_points_and_the_figure(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "induction_probe_pythia-s1.csv"
+    assert main(["probe", "--size", "s1", "--steps", "4", "--eval-every", "2", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert table["step"].tolist() == [0, 2, 4]
+    assert table["no_lookback_loss"].eq(round(math.log(len(suite_words())), 4)).all()
+    assert "induction_probe.png" in capsys.readouterr().out
+
+
+def test_plotting_without_probe_runs_names_the_command(tmp_path):
+    from interp.suite.probe import plot_probes
+
+    with pytest.raises(FileNotFoundError, match="python -m interp.suite probe"):
+        plot_probes(tmp_path)

@@ -75,7 +75,7 @@ def _probe(args: argparse.Namespace) -> int:
     import torch
 
     from interp.results import save_table
-    from interp.suite.probe import induction_probe
+    from interp.suite.probe import induction_probe, plot_probes
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -85,7 +85,7 @@ def _probe(args: argparse.Namespace) -> int:
     out = args.out or Path("figures/suite") / f"induction_probe_{args.family}-{args.size}.csv"
     save_table(table, out)
     print(table.to_string(index=False))
-    print(f"probe: {out}")
+    print(f"probe: {out}, {plot_probes(out.parent)[0]}")
     return 0
 
 

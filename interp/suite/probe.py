@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from jaxtyping import Int
@@ -149,3 +150,36 @@ def induction_probe(
 def _mean_before(losses: list[float], step: int, window: int) -> float:
     recent = losses[max(0, step - window):step]
     return round(sum(recent) / len(recent), 4) if recent else float("nan")
+
+
+def plot_probes(folder: Path | str) -> list[Path]:
+    """Draw every ``induction_probe_<family>-<size>.csv`` in ``folder`` into ``induction_probe.png``.
+
+    One line per run: held-out loss on the repeated span against training steps, with the
+    no-lookback loss ln(words) dashed; a line that leaves it is an induction circuit forming.
+
+    >>> plot_probes("figures/suite")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from interp import plots
+
+    folder = Path(folder)
+    runs = sorted(folder.glob("induction_probe_*.csv"))
+    if not runs:
+        raise FileNotFoundError(f"no induction_probe_*.csv in {folder}; run `python -m interp.suite probe` first")
+    plots.use_style()
+    fig, ax = plots.plt.subplots(figsize=(6, 3.6))
+    for path in runs:
+        name = path.stem.removeprefix("induction_probe_")
+        table = pd.read_csv(path)
+        family = name.split("-")[0]
+        style = "-" if name.endswith("s5") else "--" if name.endswith("s3") else ":"
+        ax.plot(table["step"], table["repeat_loss"], style, marker="o", markersize=3,
+                color=plots.FAMILY_COLORS.get(family), label=name)
+    ax.axhline(table["no_lookback_loss"].iloc[0], color="gray", lw=1, ls=":", label="ln(words): no lookback")
+    ax.set(xlabel="training step (32 x 128 tokens, repeated spans only)",
+           ylabel="loss on the repeat (nats)", ylim=(0, None),
+           title="Induction plateau of suite shapes")
+    ax.legend(fontsize=8)
+    return plots.save(fig, folder / "induction_probe")
