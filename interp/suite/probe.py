@@ -178,6 +178,9 @@ def plot_probes(folder: Path | str) -> list[Path]:
         ax.plot(table["step"], table["repeat_loss"], style, marker="o", markersize=3,
                 color=plots.FAMILY_COLORS.get(family), label=name)
     ax.axhline(table["no_lookback_loss"].iloc[0], color="gray", lw=1, ls=":", label="ln(words): no lookback")
+    from interp.suite.train import DEFAULT_STEPS
+
+    ax.axvline(DEFAULT_STEPS, color="black", lw=0.8, alpha=0.6, label="suite budget (mixed corpus)")
     ax.set(xlabel="training step (32 x 128 tokens, repeated spans only)",
            ylabel="loss on the repeat (nats)", ylim=(0, None),
            title="Induction plateau of suite shapes")
