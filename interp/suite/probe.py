@@ -6,7 +6,8 @@ form that circuit at all on our budget, on the easiest data there is for it: doc
 are a random span of suite words repeated 2-3 times, so every token after the first span is
 predictable by looking one span back (the classic induction-head signal, Olsson et al. 2022).
 
-A fresh model (``build_model``, the suite's own shapes and schedule code) trains on such
+A fresh model (``build_model``: the suite's own shapes; the suite's warmup-cosine AdamW at
+one ``lr`` for every size, where the suite uses 2e-3 to 4e-3 by size) trains on such
 documents only; every ``eval_every`` steps the probe scores held-out repeats: the loss on the
 second copy of a span, next to ln(words), the loss of a model that cannot look back. A loss
 that stays at ln(words) is the plateau before an induction head forms.
@@ -156,7 +157,7 @@ def plot_probes(folder: Path | str) -> list[Path]:
     """Draw every ``induction_probe_<family>-<size>.csv`` in ``folder`` into ``induction_probe.png``.
 
     One line per run: held-out loss on the repeated span against training steps, with the
-    no-lookback loss ln(words) dashed; a line that leaves it is an induction circuit forming.
+    no-lookback loss ln(words) dotted and the suite's step budget as a vertical line; a line that leaves it is an induction circuit forming.
 
     >>> plot_probes("figures/suite")  # doctest: +SKIP
     """
