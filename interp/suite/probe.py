@@ -178,7 +178,7 @@ def plot_probes(folder: Path | str) -> list[Path]:
         style = "-" if name.endswith("s5") else "--" if name.endswith("s3") else ":"
         ax.plot(table["step"], table["repeat_loss"], style, marker="o", markersize=3,
                 color=plots.FAMILY_COLORS.get(family), label=name)
-    ax.axhline(table["no_lookback_loss"].iloc[0], color="gray", lw=1, ls=":", label="ln(words): no lookback")
+    ax.axhline(math.log(len(suite_words())), color="gray", lw=1, ls=":", label="ln(words): no lookback")
     from interp.suite.train import DEFAULT_STEPS
 
     ax.axvline(DEFAULT_STEPS, color="black", lw=0.8, alpha=0.6, label="suite budget (mixed corpus)")
