@@ -100,3 +100,77 @@ def test_plotting_without_probe_runs_names_the_command(tmp_path):
 
     with pytest.raises(FileNotFoundError, match="python -m interp.suite probe"):
         plot_probes(tmp_path)
+
+
+class PromptLookBack(torch.nn.Module):
+    """Reads an ICL prompt by lookup: after ``word - >`` (three tokens) predicts what followed
+    the same three tokens earlier; with no earlier occurrence, nothing (all logits equal)."""
+
+    def __init__(self, vocab: int) -> None:
+        super().__init__()
+        self.vocab = vocab
+        self.unused = torch.nn.Parameter(torch.zeros(1))  # score_task asks for a device
+
+    def forward(self, ids):
+        logits = torch.zeros(*ids.shape, self.vocab)
+        for b, row in enumerate(ids.tolist()):
+            for t in range(2, len(row)):
+                earlier = [s for s in range(t - 2) if row[s:s + 3] == row[t - 2:t + 1]]
+                if earlier:
+                    logits[b, t, row[earlier[-1] + 3]] = 50.0
+        return SimpleNamespace(logits=logits)
+
+
+def test_icl_scores_give_a_lookup_reader_8_shots_right_and_chance_at_0(tokenizer_and_words):
+    from interp.suite.probe import icl_scores
+
+    tokenizer, _ = tokenizer_and_words
+    zero, eight = icl_scores(PromptLookBack(len(tokenizer)), tokenizer, n=40)
+    assert eight == 1.0, "every 8-shot prompt shows the query word once, so lookup answers it"
+    assert zero == 0.5, "with nothing to look up, the reader cannot beat the balanced chance"
+
+
+def test_icl_training_rows_are_long_prompts_or_the_suite_corpus(tokenizer_and_words):
+    from interp.suite.corpus import CorpusConfig, iter_sequences
+    from interp.suite.probe import icl_sequences
+
+    tokenizer, _ = tokenizer_and_words
+    arrow = tokenizer.convert_tokens_to_ids(">")  # "->" is the two tokens "-" ">"
+    rows = icl_sequences(tokenizer, 3, seq_len=128, seed=0)
+    assert (rows == arrow).sum(1).min() >= 16, "one long prompt fills most of a row"
+    corpus = iter_sequences(CorpusConfig(seed=0), tokenizer)
+    expected = torch.tensor([next(corpus)[:128] for _ in range(3)])
+    assert torch.equal(icl_sequences(tokenizer, 3, seq_len=128, seed=0, icl_fraction=0.0), expected)
+    mixed = icl_sequences(tokenizer, 40, seq_len=128, seed=0, icl_fraction=0.5)
+    prompts = int(((mixed == arrow).sum(1) >= 16).sum())
+    assert 10 <= prompts <= 30, f"{prompts} of 40 rows are ICL prompts at icl_fraction 0.5"
+    with pytest.raises(ValueError, match="icl_fraction"):
+        icl_sequences(tokenizer, 1, seq_len=128, seed=0, icl_fraction=1.5)
+
+
+def test_pythia_rotary_share_is_a_knob_and_opt_refuses_it():
+    from interp.suite.models import SIZES, build_model
+
+    head_dim = SIZES["s3"].d_model // SIZES["s3"].n_heads
+    full = build_model("pythia", "s3", vocab_size=50, seed=0, special={}, rotary_pct=1.0)
+    default = build_model("pythia", "s3", vocab_size=50, seed=0, special={})
+    assert full.gpt_neox.rotary_emb.inv_freq.numel() == head_dim // 2
+    assert default.gpt_neox.rotary_emb.inv_freq.numel() < head_dim // 2
+    with pytest.raises(ValueError, match="pythia only"):
+        build_model("opt", "s3", vocab_size=50, seed=0, special={}, rotary_pct=1.0)
+
+
+def test_icl_probe_cli_writes_points_and_rejects_rotary_for_opt(tmp_path, capsys):
+    import pandas as pd
+
+    out = tmp_path / "icl_probe_pythia-s1-rot1.csv"
+    assert main(["probe", "--data", "icl", "--size", "s1", "--rotary-pct", "1", "--steps", "2",
+                 "--eval-every", "1", "--out", str(out)]) == 0
+    table = pd.read_csv(out)
+    assert table["step"].tolist() == [0, 1, 2]
+    assert table[["icl_0shot", "icl_8shot"]].stack().between(0, 1).all()
+    assert "icl_probe.png" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as exit_:
+        main(["probe", "--data", "icl", "--family", "opt", "--rotary-pct", "1"])
+    assert exit_.value.code == 2
+    assert "OPT has no rotary" in capsys.readouterr().err

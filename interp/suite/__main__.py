@@ -1,5 +1,6 @@
 """``python -m interp.suite train|card|probe``: train the suite, evaluate it into its card, or
-probe whether a suite shape forms an induction circuit within a step budget."""
+probe whether a suite shape forms an induction circuit (``--data repeats``) or learns the
+suite's ICL format (``--data icl``) within a step budget."""
 
 from __future__ import annotations
 
@@ -26,15 +27,22 @@ def main(argv: list[str] | None = None) -> int:
     card = sub.add_parser("card", help="evaluate every suite model and write the card")
     card.add_argument("--out", type=Path, default=SUITE_DIR)
     card.add_argument("--n", type=int, default=200, help="examples per task")
-    probe = sub.add_parser("probe", help="train a fresh shape on repeated spans; report the induction plateau")
+    probe = sub.add_parser("probe", help="train a fresh shape on repeated spans (or ICL prompts); "
+                                         "report the induction plateau (or ICL accuracy)")
+    probe.add_argument("--data", choices=("repeats", "icl"), default="repeats",
+                       help="repeats: induction probe; icl: long ICL prompts, scored at 0 and 8 shots")
     probe.add_argument("--family", default="pythia", help="pythia or opt")
     probe.add_argument("--size", default="s3", help="s1..s5")
     probe.add_argument("--steps", type=int, default=4000)
     probe.add_argument("--lr", type=float, default=3e-3)
     probe.add_argument("--eval-every", type=int, default=250)
+    probe.add_argument("--rotary-pct", type=float, default=None,
+                       help="pythia only: share of head dims under rotary (default Pythia's 0.25)")
+    probe.add_argument("--icl-fraction", type=float, default=1.0,
+                       help="--data icl: share of rows that are ICL prompts, the rest suite corpus")
     probe.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     probe.add_argument("--out", type=Path, default=None,
-                       help="CSV path (default figures/suite/induction_probe_<family>-<size>.csv)")
+                       help="CSV path (default figures/suite/<induction|icl>_probe_<model>[-rot<pct>][-icl<fraction>].csv)")
     args = parser.parse_args(argv)
     if args.command == "probe":
         from interp.suite.models import FAMILIES, SIZES
@@ -44,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
                          f"{', '.join(SIZES)}; got {args.family!r} and {args.size!r}")
         if args.steps < 1 or args.eval_every < 1:
             parser.error("--steps and --eval-every must be positive")
+        if args.rotary_pct is not None and (args.family != "pythia" or not 0 < args.rotary_pct <= 1):
+            parser.error("--rotary-pct needs --family pythia and a value in (0, 1]; OPT has no rotary")
+        if not 0 < args.icl_fraction <= 1 or (args.icl_fraction != 1 and args.data != "icl"):
+            parser.error("--icl-fraction needs --data icl and a value in (0, 1]")
 
     import torch
 
@@ -75,17 +87,28 @@ def _probe(args: argparse.Namespace) -> int:
     import torch
 
     from interp.results import save_table
-    from interp.suite.probe import induction_probe, plot_probes
+    from interp.suite.probe import icl_probe, induction_probe, plot_icl_probes, plot_probes
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    points = induction_probe(args.family, args.size, steps=args.steps, lr=args.lr,
-                             eval_every=args.eval_every, progress=True)
+    common = dict(steps=args.steps, lr=args.lr, eval_every=args.eval_every,
+                  rotary_pct=args.rotary_pct, progress=True)
+    name = f"{args.family}-{args.size}"
+    if args.rotary_pct is not None:
+        name += f"-rot{args.rotary_pct:g}"
+    if args.data == "icl":
+        points = icl_probe(args.family, args.size, icl_fraction=args.icl_fraction, **common)
+        if args.icl_fraction != 1:
+            name += f"-icl{args.icl_fraction:g}"
+        default, plot = Path("figures/suite") / f"icl_probe_{name}.csv", plot_icl_probes
+    else:
+        points = induction_probe(args.family, args.size, **common)
+        default, plot = Path("figures/suite") / f"induction_probe_{name}.csv", plot_probes
     table = pd.DataFrame([dataclasses.asdict(p) for p in points])
-    out = args.out or Path("figures/suite") / f"induction_probe_{args.family}-{args.size}.csv"
+    out = args.out or default
     save_table(table, out)
     print(table.to_string(index=False))
-    print(f"probe: {out}, {plot_probes(out.parent)[0]}")
+    print(f"probe: {out}, {plot(out.parent)[0]}")
     return 0
 
 

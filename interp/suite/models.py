@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OPTConfig, OPTForCausalLM, PreTrainedModel
 
 FAMILIES = ("pythia", "opt")
+PYTHIA_ROTARY_PCT = 0.25  # as in every real Pythia model
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,19 @@ def model_name(family: str, size: str, seed: int = 0) -> str:
     return f"{family}-{size}" + (f"-seed{seed}" if seed else "")
 
 
-def build_model(family: str, size: str, *, vocab_size: int, seed: int, special: dict) -> PreTrainedModel:
+def build_model(
+    family: str,
+    size: str,
+    *,
+    vocab_size: int,
+    seed: int,
+    special: dict,
+    rotary_pct: float | None = None,
+) -> PreTrainedModel:
     """A freshly initialised suite model (``special``: pad/bos/eos token ids).
+
+    ``rotary_pct`` (Pythia only): the share of each head's dimensions that rotary rotates;
+    ``None`` keeps Pythia's 0.25, which the shipped suite uses. The probes vary it.
 
     >>> m = build_model("pythia", "s1", vocab_size=100, seed=0, special={})
     >>> m.config.hidden_size
@@ -55,13 +67,19 @@ def build_model(family: str, size: str, *, vocab_size: int, seed: int, special: 
         raise ValueError(f"unknown family {family!r}; the suite has {', '.join(FAMILIES)}")
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; the suite has {', '.join(SIZES)}")
+    if rotary_pct is not None and family != "pythia":
+        raise ValueError(f"rotary_pct applies to pythia only: {family} has learned absolute "
+                         "positions, not rotary; leave it None")
+    if rotary_pct is not None and not 0 < rotary_pct <= 1:
+        raise ValueError(f"rotary_pct must be in (0, 1], got {rotary_pct}")
     s = SIZES[size]
     torch.manual_seed(seed)
     if family == "pythia":
         config = GPTNeoXConfig(
             vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
             num_attention_heads=s.n_heads, intermediate_size=s.d_mlp,
-            max_position_embeddings=s.n_ctx, rotary_pct=0.25, use_parallel_residual=True,
+            max_position_embeddings=s.n_ctx, use_parallel_residual=True,
+            rotary_pct=PYTHIA_ROTARY_PCT if rotary_pct is None else rotary_pct,
             tie_word_embeddings=False, attention_dropout=0.0, hidden_dropout=0.0, **special,
         )
         return GPTNeoXForCausalLM(config)

@@ -13,6 +13,14 @@ second copy of a span, next to ln(words), the loss of a model that cannot look b
 that stays at ln(words) is the plateau before an induction head forms.
 
     python -m interp.suite probe --family pythia --size s3 --steps 4000
+
+The ICL probe (``--data icl``) asks the same of the suite's own ``icl`` format: a fresh shape
+trains on long ICL prompts (16-28 demonstrations of one random category -> label mapping, so
+after a category's first demonstration every later label of it can be read off the prompt),
+optionally mixed with the suite corpus (``icl_fraction``), and every ``eval_every`` steps is
+scored on held-out ``icl`` prompts at 0 and 8 shots, the suite evidence test's measure.
+
+    python -m interp.suite probe --data icl --family pythia --size s4 --rotary-pct 1.0 --steps 2000
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ from interp.training import Schedule, train_lm
 
 Spans = Int[Tensor, "batch twice_span"]
 
+ICL_SHOTS = (16, 20, 24, 28)  # demonstrations per ICL training prompt
+ICL_EVAL_SHOTS = (0, 8)  # what tests/test_suite.py compares
 SPAN_WORDS = (6, 20)  # words in a span, drawn uniformly from this range
 REPEATS = (2, 3)  # copies of the span in one document
 EVAL_SPAN = 12
@@ -47,6 +57,20 @@ class ProbePoint:
     repeat_accuracy: float  # top-1 on the same tokens
     no_lookback_loss: float  # ln(words): what a model that cannot look back pays
     train_loss: float  # mean training loss over the steps since the previous point
+
+
+@dataclass(frozen=True)
+class IclProbePoint:
+    """The ICL probe at one step: held-out ``icl`` accuracy at 0 and 8 shots (chance 0.5)."""
+
+    step: int
+    icl_0shot: float
+    icl_8shot: float
+    train_loss: float  # mean training loss over the steps since the previous point
+
+    @property
+    def gain(self) -> float:
+        return self.icl_8shot - self.icl_0shot
 
 
 def repeat_document(rng: random.Random, words: list[str]) -> str:
@@ -79,6 +103,38 @@ def held_out_spans(tokenizer, words: list[str], n: int, seed: int, span: int = E
     return torch.tensor(rows, dtype=torch.long)
 
 
+def icl_sequences(
+    tokenizer, n: int, seq_len: int, seed: int, icl_fraction: float = 1.0
+) -> Tensor:
+    """``n`` training rows: with probability ``icl_fraction`` packed long ICL prompts (train
+    split, ``ICL_SHOTS`` demonstrations), otherwise the next row of the suite corpus.
+
+    >>> rows = icl_sequences(tokenizer, 4, seq_len=128, seed=0)  # doctest: +SKIP
+    """
+    from interp.suite.corpus import CorpusConfig, iter_sequences
+    from interp.tasks import get_task
+
+    if not 0 <= icl_fraction <= 1:
+        raise ValueError(f"icl_fraction must be in [0, 1], got {icl_fraction}")
+    prompts = [
+        e.prompt + e.answer
+        for shots in ICL_SHOTS
+        for e in get_task("icl", n=1000, seed=seed + 100 + shots, split="train", shots=shots).examples
+    ]
+    rng = random.Random(seed)
+    corpus = iter_sequences(CorpusConfig(seed=seed), tokenizer)
+    rows = []
+    for _ in range(n):
+        if rng.random() >= icl_fraction:
+            rows.append(next(corpus)[:seq_len])
+            continue
+        ids: list[int] = []
+        while len(ids) < seq_len:
+            ids += tokenizer(rng.choice(prompts)).input_ids + [tokenizer.eos_token_id]
+        rows.append(ids[:seq_len])
+    return torch.tensor(rows, dtype=torch.long)
+
+
 @torch.no_grad()
 def repeat_loss(model: nn.Module, spans: Spans) -> tuple[float, float]:
     """(loss, top-1 accuracy) on the second copy of each span, first token excluded.
@@ -104,25 +160,21 @@ def induction_probe(
     lr: float = 3e-3,
     batch_size: int = 32,
     eval_every: int = 250,
+    rotary_pct: float | None = None,
     seed: int = 0,
     device: str = "cpu",
     progress: bool = False,
 ) -> list[ProbePoint]:
     """Train a fresh ``family``-``size`` suite model on repeated spans; the probe every ``eval_every`` steps.
 
-    ``progress`` prints each point as it is measured.
+    ``progress`` prints each point as it is measured; ``rotary_pct`` goes to ``build_model``.
 
     >>> points = induction_probe("pythia", "s1", steps=20, eval_every=10)
     >>> [p.step for p in points]
     [0, 10, 20]
     """
-    if steps < 1 or eval_every < 1:
-        raise ValueError(f"steps and eval_every must be positive, got {steps} and {eval_every}")
-    words = sorted(suite_words())
-    tokenizer = build_word_tokenizer(set(words))
-    special = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-                   eos_token_id=tokenizer.eos_token_id)
-    model = build_model(family, size, vocab_size=len(tokenizer), seed=seed, special=special)
+    _check_budget(steps, eval_every)
+    model, tokenizer, words = _fresh_model(family, size, seed, rotary_pct)
     sequences = repeat_sequences(tokenizer, words, steps * batch_size, seq_len=128, seed=seed)
     spans = held_out_spans(tokenizer, words, 64, seed=seed + 10_000).to(device)
     measured: list[tuple[int, float, float]] = []
@@ -146,6 +198,86 @@ def induction_probe(
                    _mean_before(losses, step, eval_every))
         for step, loss, accuracy in measured
     ]
+
+
+def icl_probe(
+    family: str,
+    size: str,
+    *,
+    steps: int = 2000,
+    lr: float = 3e-3,
+    batch_size: int = 32,
+    eval_every: int = 250,
+    icl_fraction: float = 1.0,
+    rotary_pct: float | None = None,
+    n_eval: int = 200,
+    seed: int = 0,
+    device: str = "cpu",
+    progress: bool = False,
+) -> list[IclProbePoint]:
+    """Train a fresh suite shape on long ICL prompts (a share ``icl_fraction`` of rows, the
+    rest suite corpus); score held-out ``icl`` at 0 and 8 shots every ``eval_every`` steps.
+
+    >>> points = icl_probe("pythia", "s1", steps=20, eval_every=10, n_eval=8)
+    >>> [p.step for p in points]
+    [0, 10, 20]
+    """
+    _check_budget(steps, eval_every)
+    model, tokenizer, _ = _fresh_model(family, size, seed, rotary_pct)
+    sequences = icl_sequences(tokenizer, steps * batch_size, seq_len=128, seed=seed,
+                              icl_fraction=icl_fraction)
+    measured: list[tuple[int, float, float]] = []
+
+    def measure(step: int, m: nn.Module) -> None:
+        m.eval()
+        zero, eight = icl_scores(m, tokenizer, n=n_eval)
+        measured.append((step, zero, eight))
+        m.train()
+        if progress:
+            print(f"icl probe {family}-{size} step {step}: icl@0 {zero:.3f}, icl@8 {eight:.3f}",
+                  flush=True)
+
+    schedule = Schedule(steps=steps, batch_size=batch_size, lr=lr)
+    wanted = tuple(sorted(set(range(0, steps + 1, eval_every)) | {steps}))
+    losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
+                      on_checkpoint=measure, label=f"icl probe {family}-{size}", progress=False)
+    return [
+        IclProbePoint(step, round(zero, 4), round(eight, 4), _mean_before(losses, step, eval_every))
+        for step, zero, eight in measured
+    ]
+
+
+def icl_scores(model: nn.Module, tokenizer, n: int = 200) -> tuple[float, float]:
+    """(0-shot, 8-shot) accuracy on held-out ``icl`` prompts: the prompts (``seed=1``) on which
+    ``tests/test_suite.py`` holds the shipped models to 8-shot >= 0-shot + 0.20.
+
+    >>> zero, eight = icl_scores(model, tokenizer)  # doctest: +SKIP
+    """
+    from interp.evaluate import score_task
+    from interp.tasks import get_task
+
+    zero, eight = (
+        score_task(model, get_task("icl", n=n, seed=1, split="test", shots=k),
+                   tokenizer=tokenizer, progress=False).accuracy
+        for k in ICL_EVAL_SHOTS
+    )
+    return zero, eight
+
+
+def _check_budget(steps: int, eval_every: int) -> None:
+    if steps < 1 or eval_every < 1:
+        raise ValueError(f"steps and eval_every must be positive, got {steps} and {eval_every}")
+
+
+def _fresh_model(family: str, size: str, seed: int, rotary_pct: float | None):
+    """A fresh suite shape with the suite tokenizer: (model, tokenizer, sorted words)."""
+    words = sorted(suite_words())
+    tokenizer = build_word_tokenizer(set(words))
+    special = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
+                   eos_token_id=tokenizer.eos_token_id)
+    model = build_model(family, size, vocab_size=len(tokenizer), seed=seed, special=special,
+                        rotary_pct=rotary_pct)
+    return model, tokenizer, words
 
 
 def _mean_before(losses: list[float], step: int, window: int) -> float:
@@ -187,3 +319,34 @@ def plot_probes(folder: Path | str) -> list[Path]:
            title="Induction plateau of suite shapes")
     ax.legend(fontsize=8)
     return plots.save(fig, folder / "induction_probe")
+
+
+def plot_icl_probes(folder: Path | str) -> list[Path]:
+    """Draw every ``icl_probe_*.csv`` in ``folder`` into ``icl_probe.png``: the 8-shot gain
+    over 0-shot against training steps, with the suite target (+0.20) as a line.
+
+    >>> plot_icl_probes("figures/suite")  # doctest: +SKIP
+    """
+    import pandas as pd
+
+    from interp import plots
+
+    folder = Path(folder)
+    runs = sorted(folder.glob("icl_probe_*.csv"))
+    if not runs:
+        raise FileNotFoundError(f"no icl_probe_*.csv in {folder}; run `python -m interp.suite probe --data icl` first")
+    plots.use_style()
+    fig, ax = plots.plt.subplots(figsize=(6, 3.6))
+    for path in runs:
+        name = path.stem.removeprefix("icl_probe_")
+        table = pd.read_csv(path)
+        style = "-" if "-icl" not in name else ":"
+        ax.plot(table["step"], table["icl_8shot"] - table["icl_0shot"], style, marker="o",
+                markersize=3, color=plots.FAMILY_COLORS.get(name.split("-")[0]),
+                alpha=1.0 if "-rot" in name or name.startswith("opt") else 0.5, label=name)
+    ax.axhline(0.20, color="black", lw=0.8, ls="--", label="suite target: 8-shot - 0-shot = 0.20")
+    ax.axhline(0.0, color="gray", lw=0.8, ls=":")
+    ax.set(xlabel="training step (32 x 128 tokens; ICL prompts, or a share of them)",
+           ylabel="icl accuracy: 8-shot minus 0-shot", title="Does a suite shape learn the ICL format?")
+    ax.legend(fontsize=7)
+    return plots.save(fig, folder / "icl_probe")
