@@ -124,7 +124,8 @@ def test_largest_models_learned_arithmetic(largest, family):
 NOT_YET_LEARNED = pytest.mark.xfail(
     strict=True,
     reason="ICL needs an induction circuit, which suite shapes do not form within the 2000-step "
-    "CPU budget (measured by `python -m interp.suite probe`; README, suite section)")
+    "CPU budget (measured by `python -m interp.suite probe`, and on the ICL format itself by "
+    "`probe --data icl`; README, suite section)")
 
 
 @NOT_YET_LEARNED
