@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -95,11 +96,15 @@ def test_probe_cli_writes_the_points_and_the_figure(tmp_path, capsys):
     assert "induction_probe.png" in capsys.readouterr().out
 
 
-def test_plotting_without_probe_runs_names_the_command(tmp_path):
-    from interp.suite.probe import plot_probes
+@pytest.mark.parametrize("plot, command", [
+    ("plot_probes", "`python -m interp.suite probe`"),
+    ("plot_icl_probes", "`python -m interp.suite probe --data icl`"),
+])
+def test_plotting_without_probe_runs_names_the_command(tmp_path, plot, command):
+    from interp.suite import probe
 
-    with pytest.raises(FileNotFoundError, match="python -m interp.suite probe"):
-        plot_probes(tmp_path)
+    with pytest.raises(FileNotFoundError, match=re.escape(command)):
+        getattr(probe, plot)(tmp_path)
 
 
 class PromptLookBack(torch.nn.Module):

@@ -29,6 +29,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from jaxtyping import Int
@@ -38,6 +39,9 @@ from interp.suite.corpus import suite_words
 from interp.suite.models import build_model
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Spans = Int[Tensor, "batch twice_span"]
 
@@ -293,19 +297,13 @@ def plot_probes(folder: Path | str) -> list[Path]:
 
     >>> plot_probes("figures/suite")  # doctest: +SKIP
     """
-    import pandas as pd
-
     from interp import plots
 
     folder = Path(folder)
-    runs = sorted(folder.glob("induction_probe_*.csv"))
-    if not runs:
-        raise FileNotFoundError(f"no induction_probe_*.csv in {folder}; run `python -m interp.suite probe` first")
+    runs = _probe_runs(folder, "induction_probe", "python -m interp.suite probe")
     plots.use_style()
     fig, ax = plots.plt.subplots(figsize=(6, 3.6))
-    for path in runs:
-        name = path.stem.removeprefix("induction_probe_")
-        table = pd.read_csv(path)
+    for name, table in runs:
         family = name.split("-")[0]
         style = "-" if name.endswith("s5") else "--" if name.endswith("s3") else ":"
         ax.plot(table["step"], table["repeat_loss"], style, marker="o", markersize=3,
@@ -327,19 +325,13 @@ def plot_icl_probes(folder: Path | str) -> list[Path]:
 
     >>> plot_icl_probes("figures/suite")  # doctest: +SKIP
     """
-    import pandas as pd
-
     from interp import plots
 
     folder = Path(folder)
-    runs = sorted(folder.glob("icl_probe_*.csv"))
-    if not runs:
-        raise FileNotFoundError(f"no icl_probe_*.csv in {folder}; run `python -m interp.suite probe --data icl` first")
+    runs = _probe_runs(folder, "icl_probe", "python -m interp.suite probe --data icl")
     plots.use_style()
     fig, ax = plots.plt.subplots(figsize=(6, 3.6))
-    for path in runs:
-        name = path.stem.removeprefix("icl_probe_")
-        table = pd.read_csv(path)
+    for name, table in runs:
         style = "-" if "-icl" not in name else ":"
         ax.plot(table["step"], table["icl_8shot"] - table["icl_0shot"], style, marker="o",
                 markersize=3, color=plots.FAMILY_COLORS.get(name.split("-")[0]),
@@ -350,3 +342,13 @@ def plot_icl_probes(folder: Path | str) -> list[Path]:
            ylabel="icl accuracy: 8-shot minus 0-shot", title="Does a suite shape learn the ICL format?")
     ax.legend(fontsize=7)
     return plots.save(fig, folder / "icl_probe")
+
+
+def _probe_runs(folder: Path, prefix: str, command: str) -> list[tuple[str, "pd.DataFrame"]]:
+    """(run name, table) for every ``<prefix>_<run>.csv`` in ``folder``, sorted by name."""
+    import pandas as pd
+
+    paths = sorted(folder.glob(f"{prefix}_*.csv"))
+    if not paths:
+        raise FileNotFoundError(f"no {prefix}_*.csv in {folder}; run `{command}` first")
+    return [(p.stem.removeprefix(f"{prefix}_"), pd.read_csv(p)) for p in paths]
