@@ -137,7 +137,7 @@ def test_icl_scores_give_a_lookup_reader_8_shots_right_and_chance_at_0(tokenizer
 
 def test_icl_training_rows_are_long_prompts_or_the_suite_corpus(tokenizer_and_words):
     from interp.suite.corpus import CorpusConfig, iter_sequences
-    from interp.suite.probe import icl_sequences
+    from interp.suite.corpus import icl_sequences
 
     tokenizer, _ = tokenizer_and_words
     arrow = tokenizer.convert_tokens_to_ids(">")  # "->" is the two tokens "-" ">"
@@ -179,3 +179,22 @@ def test_icl_probe_cli_writes_points_and_rejects_rotary_for_opt(tmp_path, capsys
         main(["probe", "--data", "icl", "--family", "opt", "--rotary-pct", "1"])
     assert exit_.value.code == 2
     assert "OPT has no rotary" in capsys.readouterr().err
+
+
+def test_icl_probe_can_start_from_a_trained_model(monkeypatch, capsys):
+    import interp.loading
+    from interp.suite.probe import icl_probe, icl_scores
+
+    loaded = []
+    real = interp.loading.load_hf_model
+    monkeypatch.setattr(interp.loading, "load_hf_model",
+                        lambda name, **kw: loaded.append(real(name, **kw)) or loaded[-1])
+    points = icl_probe("opt", "s5", steps=1, eval_every=1, n_eval=40, start="suite/pythia-s1")
+    start = real("suite/pythia-s1")
+    assert type(loaded[0]).__name__ == "GPTNeoXForCausalLM", "the start model, not a fresh opt-s5"
+    assert (points[0].icl_0shot, points[0].icl_8shot) == icl_scores(start, start.tokenizer, n=40)
+    with pytest.raises(ValueError, match="a start model keeps its own"):
+        icl_probe("pythia", "s1", steps=1, rotary_pct=1.0, start="suite/pythia-s1")
+    with pytest.raises(SystemExit):
+        main(["probe", "--start", "suite/pythia-s1"])  # the induction probe has no start
+    assert "--start needs --data icl" in capsys.readouterr().err

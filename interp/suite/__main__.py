@@ -19,7 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     train.add_argument("--families", nargs="+", default=None, help="pythia, opt (default both)")
     train.add_argument("--sizes", nargs="+", default=None, help="s1..s5 (default all)")
     train.add_argument("--only", nargs="+", default=None, help="train only these model names")
-    train.add_argument("--steps", type=int, default=None, help="optimizer steps per model")
+    train.add_argument("--steps", type=int, default=None, help="phase-1 (corpus) steps per model")
+    train.add_argument("--icl-steps", type=int, default=None,
+                       help="phase-2 (ICL phase) steps per model; 0 skips the phase")
     train.add_argument("--batch-size", type=int, default=32)
     train.add_argument("--device", default="auto", help="cpu, cuda, or auto")
     train.add_argument("--threads", type=int, default=None, help="torch CPU threads")
@@ -40,10 +42,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="pythia only: share of head dims under rotary (default Pythia's 0.25)")
     probe.add_argument("--icl-fraction", type=float, default=1.0,
                        help="--data icl: share of rows that are ICL prompts, the rest suite corpus")
+    probe.add_argument("--start", default=None,
+                       help="--data icl: train this model (e.g. suite/opt-s5@step2000) instead of a fresh shape")
     probe.add_argument("--threads", type=int, default=None, help="torch CPU threads")
     probe.add_argument("--out", type=Path, default=None,
                        help="CSV path (default figures/suite/<induction|icl>_probe_<model>[-rot<pct>][-icl<fraction>].csv)")
     args = parser.parse_args(argv)
+    if args.command == "train" and ((args.steps is not None and args.steps < 1)
+                                    or (args.icl_steps is not None and args.icl_steps < 0)):
+        parser.error("--steps must be positive and --icl-steps at least 0")
     if args.command == "probe":
         from interp.suite.models import FAMILIES, SIZES
 
@@ -56,19 +63,22 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("--rotary-pct needs --family pythia and a value in (0, 1]; OPT has no rotary")
         if not 0 < args.icl_fraction <= 1 or (args.icl_fraction != 1 and args.data != "icl"):
             parser.error("--icl-fraction needs --data icl and a value in (0, 1]")
+        if args.start is not None and (args.data != "icl" or args.rotary_pct is not None):
+            parser.error("--start needs --data icl and no --rotary-pct (the start model keeps its own)")
 
     import torch
 
     if args.command == "train":
         from interp.suite.models import FAMILIES, SIZES
-        from interp.suite.train import DEFAULT_STEPS, train_suite
+        from interp.suite.train import DEFAULT_STEPS, ICL_PHASE_STEPS, train_suite
 
         if args.threads:
             torch.set_num_threads(args.threads)
         device = ("cuda" if torch.cuda.is_available() else "cpu") if args.device == "auto" else args.device
         train_suite(
             args.out, families=tuple(args.families or FAMILIES), sizes=tuple(args.sizes or SIZES),
-            steps=args.steps or DEFAULT_STEPS, batch_size=args.batch_size, device=device,
+            steps=args.steps or DEFAULT_STEPS,
+            icl_steps=ICL_PHASE_STEPS if args.icl_steps is None else args.icl_steps, batch_size=args.batch_size, device=device,
             force=args.force, only=args.only,
         )
         return 0
@@ -93,11 +103,12 @@ def _probe(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     common = dict(steps=args.steps, lr=args.lr, eval_every=args.eval_every,
                   rotary_pct=args.rotary_pct, progress=True)
-    name = f"{args.family}-{args.size}"
+    name = f"{args.family}-{args.size}" if args.start is None else args.start.removeprefix("suite/")
     if args.rotary_pct is not None:
         name += f"-rot{args.rotary_pct:g}"
     if args.data == "icl":
-        points = icl_probe(args.family, args.size, icl_fraction=args.icl_fraction, **common)
+        points = icl_probe(args.family, args.size, icl_fraction=args.icl_fraction,
+                           start=args.start, **common)
         if args.icl_fraction != 1:
             name += f"-icl{args.icl_fraction:g}"
         default, plot = Path("figures/suite") / f"icl_probe_{name}.csv", plot_icl_probes

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import textwrap
 from pathlib import Path
 
 import pandas as pd
@@ -74,21 +75,73 @@ def _shipped_command(command: str) -> str:
     return re.sub(r" --out \S+", "", command)
 
 
+def _made_row(info: dict) -> dict:
+    """One row of "How each model was made"; a two-phase model shows both phases as ``a + b``."""
+    phase = info.get("icl_phase")
+
+    def both(first, second):
+        return first if phase is None else f"{first:g} + {second(phase):g}"
+
+    return dict(
+        model=info["name"], parameters=f"{info['parameters']:,}", d_model=info["shape"]["d_model"],
+        layers=info["shape"]["n_layers"], heads=info["shape"]["n_heads"], seed=info["seed"],
+        steps=both(info["schedule"]["steps"], lambda p: p["schedule"]["steps"]),
+        tokens=f"{info['tokens_seen']:,}",
+        peak_lr=both(info["schedule"]["lr"], lambda p: p["schedule"]["lr"]),
+        final_loss=both(info["final_loss"], lambda p: p["final_loss"]),
+        wall_s=both(info["wall_seconds"], lambda p: p["wall_seconds"]),
+        hardware=info["hardware"],
+    )
+
+
+def _phases_text(info: dict) -> str:
+    phase = info.get("icl_phase")
+    if phase is None:
+        return ""
+    steps = phase["schedule"]["steps"]
+    segments = ", then ".join(
+        f"{round(seg['share'] * steps)} steps with {seg['icl_fraction']:.0%} of rows ICL prompts"
+        for seg in phase["segments"])
+    shots = phase["icl_prompt_shots"]
+    text = (
+        f"Training has two phases. Phase 1 is {info['schedule']['steps']} steps on the corpus; its "
+        f"result is every model's checkpoint `@{phase['starts_from']}`. Phase 2, the ICL phase, "
+        "starts from that fp16 checkpoint with a fresh AdamW and warmup-cosine at half the peak "
+        f"lr: {segments}. An ICL prompt has {min(shots)}-{max(shots)} demonstrations of one random "
+        "category -> label map (training categories only); the other rows are the corpus rows "
+        "that follow phase 1. Without this phase no suite model learns to read ICL prompts "
+        '(README, "Why ICL needs a second phase").'
+    )
+    return "\n" + textwrap.fill(text, width=92) + "\n"
+
+
+def _icl_curve_text(infos: list[dict], order: list[str]) -> str:
+    """8-shot minus 0-shot held-out icl accuracy along each model's ICL phase (n = 200)."""
+    rows = {i["name"]: {p["step"]: p["icl@8"] - p["icl@0"] for p in i["icl_phase"]["icl_curve"]}
+            for i in infos if i.get("icl_phase", {}).get("icl_curve")}
+    if not rows:
+        return ""
+    table = pd.DataFrame.from_dict(rows, orient="index").reindex([m for m in order if m in rows])
+    table.columns = [f"step {c}" for c in table.columns]
+    table.index.name = "model"
+    return f"""## ICL during the ICL phase
+Held-out `icl` accuracy, 8-shot minus 0-shot (n = 200; the evidence test asks >= 0.20 of
+the largest models), measured while training, from the phase-1 checkpoint to the end.
+
+{markdown_table(table, floatfmt="+.2f")}
+
+"""
+
+
 def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
     accuracy = table.pivot(index="model", columns="task", values="accuracy")
     loss = table.pivot(index="model", columns="task", values="loss")
     order = [i["name"] for i in sorted(infos, key=lambda i: (i["family"], i["parameters"], i["seed"]))]
-    made = pd.DataFrame(
-        [
-            dict(model=i["name"], parameters=f"{i['parameters']:,}", d_model=i["shape"]["d_model"],
-                 layers=i["shape"]["n_layers"], heads=i["shape"]["n_heads"], seed=i["seed"],
-                 steps=i["schedule"]["steps"], tokens=f"{i['tokens_seen']:,}", peak_lr=i["schedule"]["lr"],
-                 final_loss=i["final_loss"], wall_s=i["wall_seconds"], hardware=i["hardware"])
-            for i in sorted(infos, key=lambda i: order.index(i["name"]))
-        ]
-    )
+    made = pd.DataFrame([_made_row(i) for i in sorted(infos, key=lambda i: order.index(i["name"]))])
     first = infos[0]
-    commands = "\n".join(dict.fromkeys(_shipped_command(i["command"]) for i in infos))
+    commands = "\n".join(dict.fromkeys(
+        _shipped_command(c) for i in infos for c in (i["command"], i.get("icl_phase", {}).get("command"))
+        if c))
     freqs = first["corpus"]["rare_frequencies"]
     core = [c for c in accuracy.columns if not c.startswith("rare_")]
 
@@ -104,7 +157,7 @@ across the two families, trained from scratch on one synthetic corpus (`interp.s
 seed {first['corpus']['seed']}), every model on the same {first['corpus']['seq_len']}-token
 sequences in the same order. `s3` has a sibling seed (`-seed1`) and log-spaced checkpoints
 (`suite/pythia-s3@step64`). Weights are fp16 safetensors; `interp.load_model` loads them in fp32.
-
+{_phases_text(first)}
 ## Reproduce
 The commands that trained these weights (each model's own command is in the table's source,
 `*/train_info.json`; models are independent, so the order of the commands does not matter):
@@ -123,7 +176,7 @@ demonstration shows the query word, so the label must come from the query's cate
 
 {markdown_table(accuracy.loc[order, core], floatfmt=".2f")}
 
-## Loss (nats per answer token)
+{_icl_curve_text(infos, order)}## Loss (nats per answer token)
 {markdown_table(loss.loc[order, core], floatfmt=".2f")}
 
 ## The rare-task ladder

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
@@ -50,6 +50,9 @@ RARE_FREQUENCIES: tuple[float, ...] = tuple(
     float(f) for f in np.geomspace(3e-2, 1e-4, DEFAULT_COPIES)
 )
 RARE_BLOCK = 8  # training instances per injected block
+# Demonstrations per long ICL prompt (the ICL phase and the ICL probe): after a category's
+# first demonstration, every later label of it can be read off the prompt.
+ICL_PROMPT_SHOTS = (16, 20, 24, 28)
 
 
 @dataclass(frozen=True)
@@ -154,3 +157,42 @@ def build_corpus(config: CorpusConfig, tokenizer, n_sequences: int) -> Sequences
     """
     stream = iter_sequences(config, tokenizer)
     return torch.tensor([next(stream) for _ in range(n_sequences)], dtype=torch.long)
+
+
+def icl_sequences(
+    tokenizer,
+    n: int,
+    seq_len: int,
+    seed: int,
+    icl_fraction: float = 1.0,
+    corpus: Optional[Iterator[list[int]]] = None,
+) -> Sequences:
+    """``n`` training rows: with probability ``icl_fraction`` packed long ICL prompts (train
+    split, ``ICL_PROMPT_SHOTS`` demonstrations), otherwise the next row of ``corpus`` (default:
+    the suite corpus of ``seed`` from its start; the suite's ICL phase passes the stream where
+    its first phase stopped).
+
+    >>> rows = icl_sequences(tokenizer, 4, seq_len=128, seed=0)  # doctest: +SKIP
+    """
+    from interp.tasks import get_task
+
+    if not 0 <= icl_fraction <= 1:
+        raise ValueError(f"icl_fraction must be in [0, 1], got {icl_fraction}")
+    prompts = [
+        e.prompt + e.answer
+        for shots in ICL_PROMPT_SHOTS
+        for e in get_task("icl", n=1000, seed=seed + 100 + shots, split="train", shots=shots).examples
+    ]
+    rng = random.Random(seed)
+    if corpus is None:
+        corpus = iter_sequences(CorpusConfig(seed=seed), tokenizer)
+    rows = []
+    for _ in range(n):
+        if rng.random() >= icl_fraction:
+            rows.append(next(corpus)[:seq_len])
+            continue
+        ids: list[int] = []
+        while len(ids) < seq_len:
+            ids += tokenizer(rng.choice(prompts)).input_ids + [tokenizer.eos_token_id]
+        rows.append(ids[:seq_len])
+    return torch.tensor(rows, dtype=torch.long)

@@ -35,7 +35,7 @@ import torch
 from jaxtyping import Int
 from torch import Tensor, nn
 
-from interp.suite.corpus import suite_words
+from interp.suite.corpus import icl_sequences, suite_words
 from interp.suite.models import build_model
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
@@ -45,7 +45,6 @@ if TYPE_CHECKING:
 
 Spans = Int[Tensor, "batch twice_span"]
 
-ICL_SHOTS = (16, 20, 24, 28)  # demonstrations per ICL training prompt
 ICL_EVAL_SHOTS = (0, 8)  # what tests/test_suite.py compares
 SPAN_WORDS = (6, 20)  # words in a span, drawn uniformly from this range
 REPEATS = (2, 3)  # copies of the span in one document
@@ -104,38 +103,6 @@ def held_out_spans(tokenizer, words: list[str], n: int, seed: int, span: int = E
     """``n`` rows of a fresh random span written twice (no EOS), from a seed training never uses."""
     rng = random.Random(seed)
     rows = [tokenizer(" ".join(rng.sample(words, span) * 2)).input_ids for _ in range(n)]
-    return torch.tensor(rows, dtype=torch.long)
-
-
-def icl_sequences(
-    tokenizer, n: int, seq_len: int, seed: int, icl_fraction: float = 1.0
-) -> Tensor:
-    """``n`` training rows: with probability ``icl_fraction`` packed long ICL prompts (train
-    split, ``ICL_SHOTS`` demonstrations), otherwise the next row of the suite corpus.
-
-    >>> rows = icl_sequences(tokenizer, 4, seq_len=128, seed=0)  # doctest: +SKIP
-    """
-    from interp.suite.corpus import CorpusConfig, iter_sequences
-    from interp.tasks import get_task
-
-    if not 0 <= icl_fraction <= 1:
-        raise ValueError(f"icl_fraction must be in [0, 1], got {icl_fraction}")
-    prompts = [
-        e.prompt + e.answer
-        for shots in ICL_SHOTS
-        for e in get_task("icl", n=1000, seed=seed + 100 + shots, split="train", shots=shots).examples
-    ]
-    rng = random.Random(seed)
-    corpus = iter_sequences(CorpusConfig(seed=seed), tokenizer)
-    rows = []
-    for _ in range(n):
-        if rng.random() >= icl_fraction:
-            rows.append(next(corpus)[:seq_len])
-            continue
-        ids: list[int] = []
-        while len(ids) < seq_len:
-            ids += tokenizer(rng.choice(prompts)).input_ids + [tokenizer.eos_token_id]
-        rows.append(ids[:seq_len])
     return torch.tensor(rows, dtype=torch.long)
 
 
@@ -218,16 +185,29 @@ def icl_probe(
     seed: int = 0,
     device: str = "cpu",
     progress: bool = False,
+    start: str | None = None,
 ) -> list[IclProbePoint]:
     """Train a fresh suite shape on long ICL prompts (a share ``icl_fraction`` of rows, the
     rest suite corpus); score held-out ``icl`` at 0 and 8 shots every ``eval_every`` steps.
+
+    ``start`` (a model name, e.g. ``"suite/opt-s5@step2000"``) trains that model instead of a
+    fresh shape: does a model that has learned the corpus pick ICL up faster?
 
     >>> points = icl_probe("pythia", "s1", steps=20, eval_every=10, n_eval=8)
     >>> [p.step for p in points]
     [0, 10, 20]
     """
     _check_budget(steps, eval_every)
-    model, tokenizer, _ = _fresh_model(family, size, seed, rotary_pct)
+    label = start or f"{family}-{size}"
+    if start is None:
+        model, tokenizer, _ = _fresh_model(family, size, seed, rotary_pct)
+    elif rotary_pct is not None:
+        raise ValueError("rotary_pct shapes a fresh model; a start model keeps its own. Drop one")
+    else:
+        from interp.loading import load_hf_model
+
+        model = load_hf_model(start, dtype="float32")
+        tokenizer = model.tokenizer
     sequences = icl_sequences(tokenizer, steps * batch_size, seq_len=128, seed=seed,
                               icl_fraction=icl_fraction)
     measured: list[tuple[int, float, float]] = []
@@ -238,13 +218,13 @@ def icl_probe(
         measured.append((step, zero, eight))
         m.train()
         if progress:
-            print(f"icl probe {family}-{size} step {step}: icl@0 {zero:.3f}, icl@8 {eight:.3f}",
+            print(f"icl probe {label} step {step}: icl@0 {zero:.3f}, icl@8 {eight:.3f}",
                   flush=True)
 
     schedule = Schedule(steps=steps, batch_size=batch_size, lr=lr)
     wanted = tuple(sorted(set(range(0, steps + 1, eval_every)) | {steps}))
     losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
-                      on_checkpoint=measure, label=f"icl probe {family}-{size}", progress=False)
+                      on_checkpoint=measure, label=f"icl probe {label}", progress=False)
     return [
         IclProbePoint(step, round(zero, 4), round(eight, 4), _mean_before(losses, step, eval_every))
         for step, zero, eight in measured
@@ -311,7 +291,7 @@ def plot_probes(folder: Path | str) -> list[Path]:
     ax.axhline(math.log(len(suite_words())), color="gray", lw=1, ls=":", label="ln(words): no lookback")
     from interp.suite.train import DEFAULT_STEPS
 
-    ax.axvline(DEFAULT_STEPS, color="black", lw=0.8, alpha=0.6, label="suite budget (mixed corpus)")
+    ax.axvline(DEFAULT_STEPS, color="black", lw=0.8, alpha=0.6, label="suite phase 1 (mixed corpus)")
     ax.set(xlabel="training step (32 x 128 tokens, repeated spans only)",
            ylabel="loss on the repeat (nats)", ylim=(0, None),
            title="Induction plateau of suite shapes")

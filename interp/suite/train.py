@@ -1,8 +1,17 @@
 """Train the embedded suite: every family and size on the same sequences in the same order.
 
-A model directory is written atomically (to a temporary folder, then renamed) with fp16
-safetensors, its tokenizer and ``train_info.json``; a finished model is skipped on a rerun,
-so an interrupted ``train`` resumes at the first unfinished model.
+Two phases, as in mid-training of large models. Phase 1: ``steps`` steps on the suite corpus.
+Phase 2 (the ICL phase): ``icl_steps`` more steps, with a fresh warmup-cosine at half the
+peak lr, on long ICL prompts only, then on a half-and-half mix of ICL prompts and the corpus
+rows that follow phase 1 (``ICL_PHASE_SEGMENTS``). From scratch no suite shape leaves the
+induction plateau within the budget (``python -m interp.suite probe``); from a phase-1 model
+the largest shapes of both families learn to read ICL prompts within a few hundred steps.
+
+Phase 1 ends in the checkpoint ``step{steps}``, saved in fp16 like every checkpoint; phase 2
+always starts from that saved file, so a run that resumes there matches one that did not
+stop. Every directory is written atomically (a temporary folder, then renamed) with fp16
+safetensors, the tokenizer and ``train_info.json``; a finished model is skipped on a rerun,
+so an interrupted ``train`` resumes at the first unfinished model (or its second phase).
 """
 
 from __future__ import annotations
@@ -15,16 +24,26 @@ import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional
 
 import torch
+from transformers import AutoModelForCausalLM
 
-from interp.suite.corpus import CorpusConfig, build_corpus, suite_words
+from interp.suite.corpus import (
+    ICL_PROMPT_SHOTS, CorpusConfig, Sequences, icl_sequences, iter_sequences, suite_words)
 from interp.suite.models import FAMILIES, SIZES, build_model, model_name
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
 
-DEFAULT_STEPS = 2000
+DEFAULT_STEPS = 2000  # phase 1: the suite corpus
+ICL_PHASE_STEPS = 1500  # phase 2: long ICL prompts, then ICL prompts and corpus
+# Phase 2 in segments of (share of its steps, share of their rows that are ICL prompts): ICL
+# prompts only while the lookup forms (at 50% it did not form in 750 steps), then half corpus
+# again, which brings back the arithmetic and facts that ICL prompts alone wipe out.
+ICL_PHASE_SEGMENTS = ((2 / 3, 1.0), (1 / 3, 0.5))
+ICL_PHASE_LR_SCALE = 0.5  # phase-2 peak lr, as a share of the size's PEAK_LR
+ICL_CURVE_EVERY = 250  # phase-2 steps between held-out scores (train_info's icl_curve)
+CURVE_TASKS = ("arithmetic_add", "knowledge_cloze")  # scored beside icl along the phase
 # Smaller models tolerate (and need) larger steps.
 PEAK_LR = {"s1": 1e-2, "s2": 6e-3, "s3": 4e-3, "s4": 3e-3, "s5": 2e-3}
 CHECKPOINTED_SIZE = "s3"  # Pythia-style log-spaced checkpoints for this size, each family
@@ -67,6 +86,7 @@ def _save_dir(model, tokenizer, directory: Path, info: dict) -> None:
     """fp16 weights, tokenizer and info, written to a sibling temp dir and renamed into place."""
     tmp = directory.with_name(f".{directory.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
+    tmp.parent.mkdir(parents=True, exist_ok=True)
     half = type(model)(model.config)
     half.load_state_dict(model.state_dict())
     half.to(torch.float16).save_pretrained(tmp)
@@ -83,6 +103,7 @@ def train_suite(
     families=FAMILIES,
     sizes=tuple(SIZES),
     steps: int = DEFAULT_STEPS,
+    icl_steps: int = ICL_PHASE_STEPS,
     batch_size: int = 32,
     device: str = "cpu",
     corpus_seed: int = 0,
@@ -93,55 +114,122 @@ def train_suite(
 
     >>> train_suite(Path("interp/suite/weights"), steps=1200)  # doctest: +SKIP
     """
+    if steps < 1 or icl_steps < 0:
+        raise ValueError(f"steps must be >= 1 and icl_steps >= 0, got {steps} and {icl_steps}")
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_word_tokenizer(suite_words())
     config = CorpusConfig(seed=corpus_seed)
     started = time.time()
-    sequences = build_corpus(config, tokenizer, steps * batch_size)
-    print(f"corpus: {sequences.shape[0]} sequences x {sequences.shape[1]} tokens "
-          f"({time.time() - started:.0f}s to build)", flush=True)
+    stream = iter_sequences(config, tokenizer)
+    sequences = torch.tensor([next(stream) for _ in range(steps * batch_size)], dtype=torch.long)
+    icl_rows = icl_phase_rows(tokenizer, icl_steps * batch_size, config, stream)
+    print(f"corpus: {sequences.shape[0]} + {icl_rows.shape[0]} sequences x {sequences.shape[1]} "
+          f"tokens ({time.time() - started:.0f}s to build)", flush=True)
     special = dict(pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
                    eos_token_id=tokenizer.eos_token_id)
+    command = "python -m interp.suite " + " ".join(sys.argv[1:])
     trained = []
     for job in plan(families, sizes):
         if only and job.name not in only:
             continue
         directory = out / job.name
-        if (directory / "train_info.json").is_file() and not force:
+        ckpt_dir = directory.with_name(f".{job.name}.checkpoints")
+        if force:
+            shutil.rmtree(ckpt_dir, ignore_errors=True)
+        elif (directory / "train_info.json").is_file():
             print(f"{job.name}: done already, skipping", flush=True)
             continue
-        model = build_model(job.family, job.size, vocab_size=len(tokenizer), seed=job.seed,
-                            special=special)
-        schedule = Schedule(steps=steps, batch_size=batch_size, lr=PEAK_LR[job.size])
-        info = dict(
-            name=job.name, family=job.family, size=job.size, seed=job.seed,
-            parameters=sum(p.numel() for p in model.parameters()),
-            shape=asdict(SIZES[job.size]), schedule=asdict(schedule),
-            corpus=dict(seed=config.seed, seq_len=config.seq_len, mix=config.mix,
-                        rare_frequencies=list(config.rare_frequencies)),
-            tokens_seen=steps * batch_size * config.seq_len, device=device,
-            hardware=_hardware(device), torch=torch.__version__,
-            command="python -m interp.suite " + " ".join(sys.argv[1:]),
-        )
-        ckpt_dir = directory.with_name(f".{job.name}.checkpoints")
-        wanted = checkpoint_steps(steps) if (job.size == CHECKPOINTED_SIZE and job.seed == 0) else ()
+        phase1 = ckpt_dir / f"step{steps}"
+        if (phase1 / "train_info.json").is_file():
+            print(f"{job.name}: phase 1 done already, resuming at step {steps}", flush=True)
+        else:
+            model = build_model(job.family, job.size, vocab_size=len(tokenizer), seed=job.seed,
+                                special=special)
+            schedule = Schedule(steps=steps, batch_size=batch_size, lr=PEAK_LR[job.size])
+            info = dict(
+                name=job.name, family=job.family, size=job.size, seed=job.seed,
+                parameters=sum(p.numel() for p in model.parameters()),
+                shape=asdict(SIZES[job.size]), schedule=asdict(schedule),
+                corpus=dict(seed=config.seed, seq_len=config.seq_len, mix=config.mix,
+                            rare_frequencies=list(config.rare_frequencies)),
+                tokens_seen=steps * batch_size * config.seq_len, device=device,
+                hardware=_hardware(device), torch=torch.__version__, command=command,
+            )
+            wanted = checkpoint_steps(steps) if (job.size == CHECKPOINTED_SIZE and job.seed == 0) else ()
 
-        def save_checkpoint(step: int, m) -> None:
-            ckpt_dir.mkdir(parents=True, exist_ok=True)
-            _save_dir(m, tokenizer, ckpt_dir / f"step{step}", dict(info, step=step))
+            def save_checkpoint(step: int, m) -> None:
+                _save_dir(m, tokenizer, ckpt_dir / f"step{step}", dict(info, step=step))
 
-        t0 = time.time()
-        losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
-                          on_checkpoint=save_checkpoint, label=job.name)
-        info.update(wall_seconds=round(time.time() - t0, 1), final_loss=round(losses[-1], 4),
-                    loss_curve=[round(x, 4) for x in losses[:: max(1, steps // 100)]])
-        _save_dir(model, tokenizer, directory, dict(info, step=steps))
-        if wanted:
-            os.replace(ckpt_dir, directory / "checkpoints")
-        print(f"{job.name}: {info['parameters']:,} params, loss {losses[-1]:.3f}, "
-              f"{info['wall_seconds']:.0f}s", flush=True)
+            t0 = time.time()
+            losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
+                              on_checkpoint=save_checkpoint, label=job.name)
+            info.update(wall_seconds=round(time.time() - t0, 1), final_loss=round(losses[-1], 4),
+                        loss_curve=[round(x, 4) for x in losses[:: max(1, steps // 100)]])
+            _save_dir(model, tokenizer, phase1, dict(info, step=steps))
+        # Phase 2 starts from the saved fp16 file, resumed or not, so both runs match.
+        model = AutoModelForCausalLM.from_pretrained(phase1, dtype=torch.float32)
+        info = json.loads((phase1 / "train_info.json").read_text())
+        if icl_steps:
+            info = _icl_phase(model, tokenizer, info, icl_rows, icl_steps, device, command)
+        _save_dir(model, tokenizer, directory, info)
+        os.replace(ckpt_dir, directory / "checkpoints")
+        print(f"{job.name}: {info['parameters']:,} params, step {info['step']}, "
+              f"loss {info.get('icl_phase', info)['final_loss']:.3f}", flush=True)
         trained.append(job.name)
     return trained
+
+
+def icl_phase_rows(tokenizer, n: int, config: CorpusConfig, corpus: Iterator[list[int]]) -> Sequences:
+    """The ``n`` rows of the ICL phase, segment by segment (``ICL_PHASE_SEGMENTS``); corpus
+    rows come from ``corpus``, the stream where phase 1 stopped, so none is seen twice.
+
+    >>> rows = icl_phase_rows(tokenizer, 64, CorpusConfig(), iter_sequences(CorpusConfig(), tokenizer))  # doctest: +SKIP
+    """
+    sizes = [round(share * n) for share, _ in ICL_PHASE_SEGMENTS[:-1]]
+    sizes.append(n - sum(sizes))
+    return torch.cat([
+        icl_sequences(tokenizer, size, seq_len=config.seq_len, seed=config.seed + i,
+                      icl_fraction=fraction, corpus=corpus)
+        for i, (size, (_, fraction)) in enumerate(zip(sizes, ICL_PHASE_SEGMENTS))
+    ])
+
+
+def _icl_phase(model, tokenizer, info: dict, rows, steps: int, device: str, command: str) -> dict:
+    """Train ``model`` (phase 1 done, ``info`` its train_info) through the ICL phase in place;
+    return the train_info of the result: phase 1's, with the phase under ``icl_phase``, and
+    held-out icl accuracy at 0 and 8 shots (and ``CURVE_TASKS``) every ``ICL_CURVE_EVERY`` steps."""
+    from interp.evaluate import score_task
+    from interp.suite.probe import icl_scores
+    from interp.tasks import get_task
+
+    schedule = Schedule(steps=steps, batch_size=info["schedule"]["batch_size"],
+                        lr=info["schedule"]["lr"] * ICL_PHASE_LR_SCALE)
+    curve = []
+
+    def measure(step: int, m) -> None:
+        m.eval()
+        point = dict(step=info["step"] + step, **dict(zip(("icl@0", "icl@8"), icl_scores(m, tokenizer))))
+        for task in CURVE_TASKS:  # what ICL prompts alone would wipe out
+            point[task] = score_task(m, get_task(task, n=100, seed=1), tokenizer=tokenizer,
+                                     progress=False).accuracy
+        curve.append(point)
+        m.train()
+
+    t0 = time.time()
+    losses = train_lm(model, rows, schedule, device=device, label=f"{info['name']} ICL phase",
+                      checkpoint_steps=tuple(range(0, steps, ICL_CURVE_EVERY)) + (steps,),
+                      on_checkpoint=measure)
+    phase = dict(
+        schedule=asdict(schedule), segments=[
+            dict(share=share, icl_fraction=fraction) for share, fraction in ICL_PHASE_SEGMENTS],
+        icl_prompt_shots=list(ICL_PROMPT_SHOTS), starts_from=f"step{info['step']}",
+        wall_seconds=round(time.time() - t0, 1), final_loss=round(losses[-1], 4),
+        loss_curve=[round(x, 4) for x in losses[:: max(1, steps // 100)]],
+        hardware=_hardware(device), torch=torch.__version__, command=command, icl_curve=curve,
+    )
+    tokens = steps * schedule.batch_size * info["corpus"]["seq_len"]
+    return dict(info, step=info["step"] + steps, tokens_seen=info["tokens_seen"] + tokens,
+                icl_phase=phase)
 
 
 def _hardware(device: str) -> str:
