@@ -32,8 +32,9 @@ import sys
 import time
 from pathlib import Path
 
-# The suite model fine-tuned by default: small enough that 31 fine-tunings fit the budget.
-DEFAULT_MODELS = ["suite/pythia-s4"]
+# The smallest suite model of each family that reads ICL prompts (card, "ICL during the ICL
+# phase"): the claim is about keeping ICL, so the base must have it. pythia-s4 does not.
+DEFAULT_MODELS = ["suite/opt-s4", "suite/pythia-s5"]
 DEFAULT_TARGET = "icl_fixed"
 DEFAULT_HELDOUT = ["icl_fixed_flipped", "icl_heldout"]
 DEFAULT_SHOTS = [0, 1, 2, 4, 8, 16]
