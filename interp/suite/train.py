@@ -143,29 +143,8 @@ def train_suite(
         if (phase1 / "train_info.json").is_file():
             print(f"{job.name}: phase 1 done already, resuming at step {steps}", flush=True)
         else:
-            model = build_model(job.family, job.size, vocab_size=len(tokenizer), seed=job.seed,
-                                special=special)
             schedule = Schedule(steps=steps, batch_size=batch_size, lr=PEAK_LR[job.size])
-            info = dict(
-                name=job.name, family=job.family, size=job.size, seed=job.seed,
-                parameters=sum(p.numel() for p in model.parameters()),
-                shape=asdict(SIZES[job.size]), schedule=asdict(schedule),
-                corpus=dict(seed=config.seed, seq_len=config.seq_len, mix=config.mix,
-                            rare_frequencies=list(config.rare_frequencies)),
-                tokens_seen=steps * batch_size * config.seq_len, device=device,
-                hardware=_hardware(device), torch=torch.__version__, command=command,
-            )
-            wanted = checkpoint_steps(steps) if (job.size == CHECKPOINTED_SIZE and job.seed == 0) else ()
-
-            def save_checkpoint(step: int, m) -> None:
-                _save_dir(m, tokenizer, ckpt_dir / f"step{step}", dict(info, step=step))
-
-            t0 = time.time()
-            losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
-                              on_checkpoint=save_checkpoint, label=job.name)
-            info.update(wall_seconds=round(time.time() - t0, 1), final_loss=round(losses[-1], 4),
-                        loss_curve=[round(x, 4) for x in losses[:: max(1, steps // 100)]])
-            _save_dir(model, tokenizer, phase1, dict(info, step=steps))
+            _phase_one(job, sequences, schedule, phase1, tokenizer, config, special, device, command)
         # Phase 2 starts from the saved fp16 file, resumed or not, so both runs match.
         model = AutoModelForCausalLM.from_pretrained(phase1, dtype=torch.float32)
         info = json.loads((phase1 / "train_info.json").read_text())
@@ -177,6 +156,35 @@ def train_suite(
               f"loss {info.get('icl_phase', info)['final_loss']:.3f}", flush=True)
         trained.append(job.name)
     return trained
+
+
+def _phase_one(job: Job, sequences, schedule: Schedule, phase1: Path, tokenizer,
+               config: CorpusConfig, special: dict, device: str, command: str) -> None:
+    """Train ``job`` from scratch on ``sequences``; save it (fp16) to ``phase1``, the last of
+    its checkpoints, beside the log-spaced ones of the checkpointed size."""
+    model = build_model(job.family, job.size, vocab_size=len(tokenizer), seed=job.seed,
+                        special=special)
+    info = dict(
+        name=job.name, family=job.family, size=job.size, seed=job.seed,
+        parameters=sum(p.numel() for p in model.parameters()),
+        shape=asdict(SIZES[job.size]), schedule=asdict(schedule),
+        corpus=dict(seed=config.seed, seq_len=config.seq_len, mix=config.mix,
+                    rare_frequencies=list(config.rare_frequencies)),
+        tokens_seen=schedule.steps * schedule.batch_size * config.seq_len, device=device,
+        hardware=_hardware(device), torch=torch.__version__, command=command,
+    )
+    checkpointed = job.size == CHECKPOINTED_SIZE and job.seed == 0
+    wanted = checkpoint_steps(schedule.steps) if checkpointed else ()
+
+    def save_checkpoint(step: int, m) -> None:
+        _save_dir(m, tokenizer, phase1.parent / f"step{step}", dict(info, step=step))
+
+    t0 = time.time()
+    losses = train_lm(model, sequences, schedule, device=device, checkpoint_steps=wanted,
+                      on_checkpoint=save_checkpoint, label=job.name)
+    info.update(wall_seconds=round(time.time() - t0, 1), final_loss=round(losses[-1], 4),
+                loss_curve=[round(x, 4) for x in losses[:: max(1, schedule.steps // 100)]])
+    _save_dir(model, tokenizer, phase1, dict(info, step=schedule.steps))
 
 
 def icl_phase_rows(tokenizer, n: int, config: CorpusConfig, corpus: Iterator[list[int]]) -> Sequences:
