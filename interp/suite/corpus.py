@@ -150,12 +150,15 @@ def iter_sequences(config: CorpusConfig, tokenizer) -> Iterator[list[int]]:
         yield ids[: config.seq_len]
 
 
-def build_corpus(config: CorpusConfig, tokenizer, n_sequences: int) -> Sequences:
-    """The first ``n_sequences`` training sequences, as one tensor.
+def build_corpus(
+    config: CorpusConfig, tokenizer, n_sequences: int, stream: Optional[Iterator[list[int]]] = None
+) -> Sequences:
+    """The first ``n_sequences`` training sequences, as one tensor; with ``stream`` (from
+    ``iter_sequences``), its next ``n_sequences``, leaving the stream where they end.
 
     >>> tokens = build_corpus(CorpusConfig(), tokenizer, 64)  # doctest: +SKIP
     """
-    stream = iter_sequences(config, tokenizer)
+    stream = iter_sequences(config, tokenizer) if stream is None else stream
     return torch.tensor([next(stream) for _ in range(n_sequences)], dtype=torch.long)
 
 

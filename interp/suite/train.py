@@ -30,7 +30,8 @@ import torch
 from transformers import AutoModelForCausalLM
 
 from interp.suite.corpus import (
-    ICL_PROMPT_SHOTS, CorpusConfig, Sequences, icl_sequences, iter_sequences, suite_words)
+    ICL_PROMPT_SHOTS, CorpusConfig, Sequences, build_corpus, icl_sequences, iter_sequences,
+    suite_words)
 from interp.suite.models import FAMILIES, SIZES, build_model, model_name
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
@@ -121,7 +122,7 @@ def train_suite(
     config = CorpusConfig(seed=corpus_seed)
     started = time.time()
     stream = iter_sequences(config, tokenizer)
-    sequences = torch.tensor([next(stream) for _ in range(steps * batch_size)], dtype=torch.long)
+    sequences = build_corpus(config, tokenizer, steps * batch_size, stream=stream)
     icl_rows = icl_phase_rows(tokenizer, icl_steps * batch_size, config, stream)
     print(f"corpus: {sequences.shape[0]} + {icl_rows.shape[0]} sequences x {sequences.shape[1]} "
           f"tokens ({time.time() - started:.0f}s to build)", flush=True)
