@@ -158,7 +158,7 @@ def bench_shape(shape, args, device, dtype, workdir):
     from transformers import AttentionInterface
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
 
-    from interp.swap import PatternSwap
+    from interp.interventions.pattern_swap import PatternSwap
 
     AttentionInterface.register(FLOOR, floor_attention)
     AttentionMaskInterface.register(FLOOR, eager_mask)

@@ -7,7 +7,9 @@ They read only ``hook.name`` (its layer selects per-layer data), so they work on
 TransformerBridge with the standard names: ``blocks.{L}.attn.hook_pattern`` and
 ``hook_attn_scores`` [batch, head, query, key], ``hook_q/k/v/z`` [batch, pos, head, d_head].
 Replacements are checked (shape, causal, normalised, finite) unless ``validate=False``.
-Pattern and score edits need a bridge that runs them live (``interp.load_model`` makes one).
+Pattern and score edits need a bridge that runs them live: ``interp.load_model`` makes one, and
+``interp.make_patterns_live(bridge)`` binds a bridge you booted yourself (``hooks`` itself
+imports nothing from interp, so it stays importable without transformers).
 
     import hooks
     store = {}
@@ -25,7 +27,6 @@ from .heads import (
     scale_heads,
     shuffle_heads,
 )
-from .live import make_patterns_live
 from .patterns import (
     capture,
     interpolate_pattern,
@@ -71,8 +72,6 @@ __all__ = [
     "replace_pattern",
     "replace_scores",
     "uniform_pattern",
-    # making pattern and score edits live on a bridge interp did not load
-    "make_patterns_live",
     # head factories
     "ablate_heads",
     "patch_heads",

@@ -6,24 +6,24 @@
 """
 
 from interp import tasks
-from interp.attention import (
+from interp.arch import UnsupportedArchitectureError, arch_of, family_of
+from interp.bridge import (
     DeadHookError,
     DiscardedEditError,
     SelfTestError,
     make_patterns_live,
     run_self_test,
 )
-from interp.evaluate import evaluate, score_task
 from interp.loading import (
     CorruptCheckpointError,
     ModelNotFoundError,
-    UnsupportedArchitectureError,
     fingerprint,
     load_hf_model,
     load_model,
     resolve,
     suite_models,
 )
+from interp.scoring import evaluate, score_task
 from interp.tasks import get_task
 
 __all__ = [
@@ -33,7 +33,9 @@ __all__ = [
     "ModelNotFoundError",
     "SelfTestError",
     "UnsupportedArchitectureError",
+    "arch_of",
     "evaluate",
+    "family_of",
     "fingerprint",
     "get_task",
     "load_hf_model",

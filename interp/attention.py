@@ -1,4 +1,4 @@
-"""Attention-pattern and score edits that take effect on every family, proven at load time.
+"""The slot mechanism: attention-pattern and score edits that take effect on every family.
 
 The mechanism, in ten lines:
 1. transformers 5 lets a model run a registered attention function. We register one,
@@ -7,53 +7,37 @@ The mechanism, in ten lines:
    callables, ``scores`` (pre-softmax, masked) and ``pattern`` (post-softmax). The function
    calls them mid-computation, so what they return is what the values are mixed with.
 3. With no slot, or a slot whose hooks have nothing registered, it runs fused SDPA.
-4. Inside a TransformerBridge on OPT the slot holds the Bridge's own ``hook_attn_scores`` and
-   ``hook_pattern`` HookPoints, so the names users know become live, in-place edits included;
-   the function then returns no weights, so the Bridge does not re-fire them after the fact.
-5. GPT-NeoX bridges recompute attention themselves and fire those HookPoints live already.
-6. A hook point that never fires, or a post-hoc firing that would drop an edit, raises.
-7. ``self_test`` runs a few 8-token forwards proving edits move the output and identity doesn't.
+4. ``installed(modules, slots)`` puts slots on for one forward and restores what was there;
+   ``torch_hooks(...)`` does the same for raw torch hooks. No hook outlives its block.
+5. ``plain_model`` gives a Bridge's HF model as a structural twin (shared weights) that runs
+   HF's own layers on these slots, with no Bridge in between: the path fast engines take.
+6. Inside a TransformerBridge the slots hold the Bridge's own HookPoints (``interp.bridge``).
 """
 
 from __future__ import annotations
 
+import copy
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import Any, Callable, Iterable, Iterator, Optional, Sequence
 
 import torch
-from jaxtyping import Float
 from torch import Tensor, nn
 
-from interp.bridge_fixes import fix_opt_post_ln_unflatten
-
-if TYPE_CHECKING:
-    from transformer_lens.model_bridge import TransformerBridge
+from interp.arch import arch_of, attention_modules
+from interp.types import Pattern, Scores, Tokens
 
 ATTN_IMPLEMENTATION = "interp"
-
-Pattern = Float[Tensor, "batch head query key"]
-Scores = Float[Tensor, "batch head query key"]
 TensorEdit = Callable[[Tensor], Tensor]
+_UNSET = object()
 
-# HF module paths of the per-layer attention modules, by architecture. These two families are
-# what the studies compare; adding one means adding its path and a test in tests/test_attention.py.
-ATTENTION_PATHS: dict[str, str] = {
-    "GPTNeoXForCausalLM": "gpt_neox.layers.{layer}.attention",
-    "OPTForCausalLM": "model.decoder.layers.{layer}.self_attn",
-}
-SUPPORTED_ARCHITECTURES = tuple(ATTENTION_PATHS)
+__all__ = ["ATTN_IMPLEMENTATION", "AttentionSlot", "attention_modules", "capture_patterns",
+           "installed", "interp_attention_forward", "plain_model", "register_attention",
+           "torch_hooks", "use_interp_attention"]
 
 
-class DiscardedEditError(RuntimeError):
-    """A hook returned or made an edit that the model would not use."""
-
-
-class DeadHookError(ValueError):
-    """A hook was added to a hook point that never fires on this model."""
-
-
-class SelfTestError(RuntimeError):
-    """The load-time proof that edits are live failed."""
+class _Done(Exception):
+    """Raised by the last capture slot to stop a forward once every pattern is kept."""
 
 
 @dataclass
@@ -140,190 +124,119 @@ def register_attention() -> None:
     AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
 
 
-def architecture_of(hf_model: nn.Module) -> str:
-    """The HF architecture name of a model, checked against the supported ones.
-
-    >>> architecture_of(bridge.original_model)  # doctest: +SKIP
-    'GPTNeoXForCausalLM'
-    """
-    arch = type(hf_model).__name__
-    if arch not in ATTENTION_PATHS:
-        raise ValueError(
-            f"unsupported architecture {arch!r}: interp supports {', '.join(SUPPORTED_ARCHITECTURES)}"
-        )
-    return arch
-
-
-def attention_modules(hf_model: nn.Module) -> list[nn.Module]:
-    """The HF attention module of every layer, in order.
-
-    >>> mods = attention_modules(bridge.original_model)  # doctest: +SKIP
-    """
-    path = ATTENTION_PATHS[architecture_of(hf_model)]
-    n_layers = hf_model.config.num_hidden_layers
-    return [hf_model.get_submodule(path.format(layer=i)) for i in range(n_layers)]
-
-
 def use_interp_attention(hf_model: nn.Module) -> None:
     """Switch a plain HF model to the ``interp`` attention function.
 
-    >>> use_interp_attention(hf_model)  # doctest: +SKIP
+    >>> import interp
+    >>> hf = interp.load_hf_model("suite/pythia-s1"); use_interp_attention(hf)
+    >>> hf.config._attn_implementation
+    'interp'
     """
-    architecture_of(hf_model)
+    arch_of(hf_model)
     register_attention()
     hf_model.set_attn_implementation(ATTN_IMPLEMENTATION)
 
 
-def make_patterns_live(bridge: "TransformerBridge", *, self_test: bool = True) -> "TransformerBridge":
-    """Make every pattern and score edit on ``bridge`` take effect, and refuse dead hooks.
-
-    For a bridge our loader did not create (``interp.load_model`` already calls it).
-    Idempotent; returns the bridge.
-
-    >>> from transformer_lens.model_bridge import TransformerBridge
-    >>> bridge = TransformerBridge.boot_transformers(path, hf_model=hf, tokenizer=tok)  # doctest: +SKIP
-    >>> make_patterns_live(bridge)  # doctest: +SKIP
-    """
-    hf_model = bridge.original_model
-    arch = architecture_of(hf_model)
-    # The Bridge forces eager at boot; choose ours afterwards.
-    use_interp_attention(hf_model)
-    if arch == "OPTForCausalLM":
-        fix_opt_post_ln_unflatten(bridge)
-    for block in bridge.blocks:
-        attn_bridge = block.attn
-        if arch == "OPTForCausalLM":
-            attn_bridge.original_component.interp_slot = AttentionSlot(
-                scores=attn_bridge.hook_attn_scores,
-                pattern=attn_bridge.hook_pattern,
-                return_weights=False,
-            )
-        _refuse_post_hoc_edits(attn_bridge)
-    _refuse_dead_hooks(bridge)
-    if self_test:
-        run_self_test(bridge)
-    return bridge
+def _unwrap(module: nn.Module) -> nn.Module:
+    """``module`` with every Bridge wrapper replaced by the module it wraps (shared weights)."""
+    while "_original_component" in module._modules:
+        module = module._modules["_original_component"]
+    children = {k: c if c is None else _unwrap(c) for k, c in module._modules.items()}
+    if all(children[k] is module._modules[k] for k in children):
+        return module
+    if "forward" in vars(module):
+        raise ValueError(
+            f"{type(module).__name__} has an instance-level forward (accelerate's device_map "
+            "hooks?): PatternSwap cannot unwrap it; load the model with device= instead"
+        )
+    twin = copy.copy(module)
+    twin._modules = children
+    twin.__dict__.pop("interp_slot", None)  # the Bridge's HookPoints stay with the Bridge
+    return twin
 
 
-def _refuse_post_hoc_edits(attn_bridge: nn.Module) -> None:
-    """Turn the Bridge's 'edit is discarded' warning into an error, in-place edits included."""
-    if getattr(attn_bridge, "_interp_guarded", False):
-        return
-
-    def fire_or_refuse(hook: nn.Module, tensor: Tensor, hook_label: str) -> Tensor:
-        if not getattr(hook, "_forward_hooks", None):
-            return tensor
-        before = tensor.detach().clone()
-        result = hook(tensor)
-        if not torch.equal(tensor, before) or (
-            isinstance(result, Tensor) and result is not tensor and not torch.equal(result, before)
-        ):
-            raise DiscardedEditError(
-                f"a hook on {hook.name} edited a tensor that {type(attn_bridge.original_component).__name__} "
-                "has already consumed, so the edit cannot change the output. Load the model with "
-                "interp.load_model (or call interp.make_patterns_live) so this hook point runs live."
-            )
-        return result
-
-    attn_bridge._fire_post_hoc_hook = fire_or_refuse
-    attn_bridge._interp_guarded = True
+def plain_model(model: nn.Module) -> nn.Module:
+    """The plain HF causal LM of a Bridge (or the model itself), on ``"interp"`` attention."""
+    hf = _unwrap(getattr(model, "original_model", model))
+    arch_of(hf)
+    if hf.config._attn_implementation != "interp":
+        use_interp_attention(hf)
+    return hf
 
 
-def _refuse_dead_hooks(bridge: "TransformerBridge") -> None:
-    """Find the hook points that never fire in a forward, and make adding a hook there raise."""
-    fired: set[str] = set()
-    handles = []
-    for name, point in bridge.hook_dict.items():
-        handles.append(point.register_forward_hook(lambda m, i, o, name=name: fired.add(name)))
+@contextmanager
+def installed(modules: Sequence[nn.Module], slots: Sequence[AttentionSlot]) -> Iterator[None]:
+    """Put ``slots`` on ``modules`` for the block; restore each module's own slot (or none)."""
+    saved = [m.__dict__.get("interp_slot", _UNSET) for m in modules]
     try:
-        with torch.no_grad():
-            bridge(_probe_tokens(bridge, 4))
+        for module, slot in zip(modules, slots):
+            module.interp_slot = slot
+        yield
+    finally:
+        for module, old in zip(modules, saved):
+            if old is _UNSET:
+                module.__dict__.pop("interp_slot", None)
+            else:
+                module.interp_slot = old
+
+
+@contextmanager
+def torch_hooks(registrations: Iterable[tuple[Any, str, Callable]]) -> Iterator[None]:
+    """Register raw torch hooks for the block only: ``(module_or_tensor, kind, fn)`` with
+    ``kind`` one of ``forward``, ``forward_pre``, ``grad`` (a tensor's ``register_hook``).
+
+    >>> layer = nn.Linear(2, 2)
+    >>> with torch_hooks([(layer, "forward", lambda m, i, o: o * 0)]):
+    ...     inside = layer(torch.ones(1, 2)).abs().sum().item()
+    >>> inside, bool(layer._forward_hooks)
+    (0.0, False)
+    """
+    register = {"forward": "register_forward_hook", "forward_pre": "register_forward_pre_hook",
+                "grad": "register_hook"}
+    handles = []
+    try:
+        for target, kind, fn in registrations:
+            handles.append(getattr(target, register[kind])(fn))
+        yield
     finally:
         for handle in handles:
             handle.remove()
-    gated = {n for n in bridge.hook_dict if bridge._gated_hook_reason(n) is not None}
-    dead = {n for n in bridge.hook_dict if n not in fired and n not in gated}
-    bridge._interp_dead_hooks = frozenset(dead)
-    if getattr(bridge, "_interp_check_installed", False):
-        return
-    original_check = bridge.check_hooks_to_add
-
-    def check_hooks_to_add(hook_point, hook_point_name, hook, dir="fwd", **kwargs):
-        original_check(hook_point, hook_point_name, hook, dir=dir, **kwargs)
-        name = hook_point.name or hook_point_name
-        if name in bridge._interp_dead_hooks:
-            raise DeadHookError(
-                f"{hook_point_name} never fires on {type(bridge.original_model).__name__}, so a hook "
-                f"there would silently do nothing. Live neighbours: {_live_neighbours(bridge, name)}"
-            )
-
-    bridge.check_hooks_to_add = check_hooks_to_add
-    bridge._interp_check_installed = True
 
 
-def _live_neighbours(bridge: "TransformerBridge", name: str) -> str:
-    prefix = name.rsplit(".", 1)[0] + "."
-    live = sorted(
-        n for n in bridge.hook_dict if n.startswith(prefix) and n not in bridge._interp_dead_hooks
-    )
-    return ", ".join(live[:8]) or "none"
+def identity(pattern: Pattern) -> Pattern:
+    """The slot edit that changes nothing (a layer on the eager path, unedited)."""
+    return pattern
 
 
-def _probe_tokens(bridge: "TransformerBridge", length: int) -> Tensor:
-    device = next(bridge.original_model.parameters()).device
-    vocab = bridge.cfg.d_vocab
-    # Deterministic, non-repeating ids away from the special tokens at the start of the vocab.
-    ids = (torch.arange(length) * 7 + 5) % max(vocab - 1, 1) + 1
-    return ids.unsqueeze(0).to(device)
+@torch.no_grad()
+def capture_patterns(model: nn.Module, layers: Iterable[int], tokens: Tokens) -> dict[int, Pattern]:
+    """``model``'s post-softmax patterns on ``tokens`` at ``layers`` (a plain HF model on
+    ``"interp"`` attention); the forward stops right after the last layer needed.
 
-
-def run_self_test(bridge: "TransformerBridge", length: int = 8) -> None:
-    """Prove on an 8-token input that pattern and score edits are live on every layer.
-
-    Checks: an identity hook (returning a clone) leaves logits unchanged; an in-place edit of
-    the pattern changes them; a returned score edit changes them. Raises ``SelfTestError``.
-
-    >>> run_self_test(model)  # doctest: +SKIP
+    >>> import interp
+    >>> hf = plain_model(interp.load_model("suite/pythia-s3", self_test=False))
+    >>> capture_patterns(hf, {1}, torch.tensor([[5, 6, 7]]))[1].shape
+    torch.Size([1, 4, 3, 3])
     """
-    tokens = _probe_tokens(bridge, length)
-    names = [f"blocks.{i}.attn.hook_pattern" for i in range(bridge.cfg.n_layers)]
-    score_names = [f"blocks.{i}.attn.hook_attn_scores" for i in range(bridge.cfg.n_layers)]
+    needed = sorted(layers)
+    store: dict[int, Pattern] = {}
 
-    def clone(t, hook):
-        return t.clone()
+    def capture(layer: int):
+        def capture_pattern(pattern: Pattern) -> Pattern:
+            store[layer] = pattern
+            if layer == needed[-1]:
+                raise _Done
+            return pattern
+        return capture_pattern
 
-    def attend_first_in_place(t, hook):
-        t.zero_()
-        t[..., 0] = 1.0
-
-    def attend_first_by_scores(t, hook):
-        edited = torch.full_like(t, torch.finfo(t.dtype).min)
-        edited[..., 0] = 0.0
-        return edited
-
-    where = f"{type(bridge.original_model).__name__} ({bridge.cfg.n_layers} layers)"
-    try:
-        with torch.no_grad():
-            base = bridge(tokens).float()
-            same = bridge.run_with_hooks(tokens, fwd_hooks=[(n, clone) for n in names]).float()
-            moved = bridge.run_with_hooks(
-                tokens, fwd_hooks=[(n, attend_first_in_place) for n in names]
-            ).float()
-            by_scores = bridge.run_with_hooks(
-                tokens, fwd_hooks=[(n, attend_first_by_scores) for n in score_names]
-            ).float()
-    except DiscardedEditError as error:
-        raise SelfTestError(f"pattern edits are discarded on {where}: {error}") from error
-    scale = base.abs().max().clamp_min(1e-6)
-    if not torch.allclose(same, base, atol=1e-4 * scale, rtol=0):
-        raise SelfTestError(f"identity pattern hooks changed the logits of {where}")
-    # Position 0 attends only to itself either way; later positions must move.
-    if torch.allclose(moved[:, 1:], base[:, 1:], atol=1e-6 * scale, rtol=0):
-        raise SelfTestError(f"an in-place hook_pattern edit did not change the logits of {where}")
-    if not torch.allclose(moved, by_scores, atol=1e-4 * scale, rtol=0):
-        raise SelfTestError(
-            f"hook_attn_scores and hook_pattern edits meaning the same attention gave different "
-            f"logits on {where}"
-        )
+    modules = attention_modules(model)[: needed[-1] + 1]
+    edits = [capture(i) if i in needed else identity for i in range(len(modules))]
+    slots = [AttentionSlot(pattern=edit, return_weights=False) for edit in edits]
+    with installed(modules, slots):
+        try:
+            model.base_model(input_ids=tokens, use_cache=False)
+        except _Done:
+            pass
+    return store
 
 

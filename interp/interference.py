@@ -31,8 +31,9 @@ from jaxtyping import Bool, Int
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from interp import gradients as G
-from interp.evaluate import evaluate, score_task
+from interp.analysis import gradients as G
+from interp.scoring import evaluate, score_task
+from interp.arch import family_of
 from interp.loading import resolve
 from interp.suite.corpus import CorpusConfig, build_corpus, rare_block
 from interp.tasks.base import Task
@@ -110,8 +111,7 @@ def model_facts(name: str, model: nn.Module) -> dict:
     64
     """
     info = train_info(name)
-    arch = type(model).__name__
-    family = info.get("family") or ("pythia" if arch.startswith("GPTNeoX") else "opt")
+    family = info.get("family") or family_of(model)
     step = info.get("step")
     if step is None:
         match = re.search(r"@step(\d+)$", name)
@@ -463,11 +463,11 @@ def continued_lr(name: str, lr: Optional[float], scale: float) -> float:
     """The learning rate of continued training: ``lr`` if given, else ``scale`` x the suite
     model's peak LR (between the suite's final LR, 0.1 x peak, and its peak).
 
-    >>> from interp.suite.train import PEAK_LR
+    >>> from interp.suite.recipe import PEAK_LR
     >>> continued_lr("suite/pythia-s1", None, 0.3) == round(0.3 * PEAK_LR["s1"], 12)
     True
     """
-    from interp.suite.train import PEAK_LR
+    from interp.suite.recipe import PEAK_LR
 
     if lr is not None:
         if lr <= 0:
@@ -587,7 +587,7 @@ def run_record(args, *, plan: dict, summary: dict, seconds: float, cells: dict) 
 
 def draw_figures(tables: dict[str, pd.DataFrame], out: Path, *, focus: str) -> list[Path]:
     """Every figure the run has data for; returns the files written (PNG and PDF)."""
-    from interp import plots
+    from interp.runs import plots
 
     plots.use_style()
     written: list[Path] = []
@@ -614,7 +614,7 @@ def _ladder_figures(ladder: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     written = []
     final = _final(ladder)
@@ -663,7 +663,7 @@ def _cosine_figures(cosines: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     written = []
     final = _final(cosines).copy()
@@ -710,7 +710,7 @@ def _split_figure(split: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     every = split[split.group == "all"]
     panels = [("parameters", _final(every)), ("step", _checkpointed(every))]
@@ -737,7 +737,7 @@ def _fisher_figure(fisher: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     every = _final(fisher[fisher.group == "all"])
     if every.empty:
@@ -757,7 +757,7 @@ def _forget_figures(forget: pd.DataFrame, injections: Optional[pd.DataFrame], ou
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     written = []
     models = _by_size(forget)
@@ -813,7 +813,7 @@ def _recovery_figure(recovery: pd.DataFrame, ladder: Optional[pd.DataFrame], out
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     rows = recovery.dropna(subset=["rare_accuracy"]).copy()
     rows["upsampling"] = [f"x{v:g}" for v in rows.variant]

@@ -8,7 +8,6 @@ in one error that names what is missing and how to supply it.
 
 from __future__ import annotations
 
-import copy
 
 import os
 import re
@@ -19,7 +18,9 @@ from typing import TYPE_CHECKING, Any, Optional, Union
 import torch
 from safetensors import SafetensorError
 
-from interp.attention import SUPPORTED_ARCHITECTURES, make_patterns_live, register_attention
+from interp.arch import SUPPORTED_ARCHITECTURES, UnsupportedArchitectureError
+from interp.attention import ATTN_IMPLEMENTATION, register_attention
+from interp.bridge import boot_bridge
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge
@@ -44,10 +45,6 @@ class ModelNotFoundError(FileNotFoundError):
 
 class CorruptCheckpointError(OSError):
     """The model's files exist but cannot be read as a checkpoint."""
-
-
-class UnsupportedArchitectureError(ValueError):
-    """The checkpoint is of an architecture interp cannot make live."""
 
 
 @dataclass(frozen=True)
@@ -273,7 +270,7 @@ def load_model(
     >>> logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", fn)])  # doctest: +SKIP
     """
     source, hf_model, tokenizer = _load_hf(name_or_path, revision, device, dtype, device_map)
-    return _boot_bridge(source, hf_model, tokenizer, self_test=self_test)
+    return boot_bridge(source, hf_model, tokenizer, self_test=self_test)
 
 
 def load_hf_model(
@@ -292,8 +289,8 @@ def load_hf_model(
     ``interp.evaluate`` scores it directly (without hooks).
 
     >>> model = load_hf_model("suite/pythia-s3")
-    >>> type(model).__name__, model.tokenizer is not None
-    ('GPTNeoXForCausalLM', True)
+    >>> model.config.model_type, model.tokenizer is not None
+    ('gpt_neox', True)
     """
     source, hf_model, tokenizer = _load_hf(name_or_path, revision, device, dtype, device_map)
     hf_model.tokenizer = tokenizer
@@ -328,7 +325,7 @@ def _load_hf(name_or_path, revision, device, dtype, device_map) -> tuple[ModelSo
             revision=source.revision,
             dtype=torch_dtype,
             device_map=device_map,
-            attn_implementation="interp",
+            attn_implementation=ATTN_IMPLEMENTATION,
             output_loading_info=True,
         )
     except OSError as error:
@@ -360,42 +357,3 @@ def _is_tied(hf_model: torch.nn.Module, key: str) -> bool:
     # The output embedding of tied models is absent from checkpoints by design.
     tied = getattr(hf_model, "_tied_weights_keys", None) or {}
     return key in tied or key in getattr(hf_model, "all_tied_weights_keys", {})
-
-
-def _boot_bridge(source: ModelSource, hf_model: Any, tokenizer: Any, *, self_test: bool) -> "TransformerBridge":
-    from transformer_lens.model_bridge import TransformerBridge
-
-    # Boot on a copy: TransformerBridge rebuilds the tokenizer to prepend BOS.
-    bridge = TransformerBridge.boot_transformers(source.location, hf_model=hf_model,
-                                                 tokenizer=copy.deepcopy(tokenizer))
-    keep_own_tokenizer(bridge, tokenizer)
-    bridge.interp_source = source
-    return make_patterns_live(bridge, self_test=self_test)
-
-
-def keep_own_tokenizer(bridge: "TransformerBridge", tokenizer: Any) -> None:
-    """Give ``bridge`` the model's own tokenizer: the tokens it was trained on.
-
-    TransformerBridge swaps in a tokenizer that prepends BOS whether or not the model saw
-    one in training. For the suite, whose ``<bos>`` was never trained, that silently broke
-    results: opt-s5 adds 2-digit numbers at 0.99 without it and 0.02 with it. Here
-    ``bridge.tokenizer``, ``to_tokens`` and ``interp.evaluate`` encode exactly as the HF
-    tokenizer does (OPT's adds ``</s>``, Pythia's adds nothing); pass
-    ``to_tokens(..., prepend_bos=True)`` for TransformerLens's convention.
-
-    >>> import interp
-    >>> model = interp.load_model("suite/opt-s1", self_test=False)
-    >>> model.to_tokens("1 + 2 =").tolist() == [model.tokenizer("1 + 2 =").input_ids]
-    True
-    """
-    from transformer_lens.model_bridge.sources._bridge_builder import detect_tokenizer_bos_eos
-
-    # The setter would re-run TransformerLens's BOS wiring; set the field it guards.
-    bridge._tokenizer = tokenizer
-    driver = getattr(bridge, "_driver", None)
-    if driver is not None and hasattr(driver, "tokenizer"):
-        driver.tokenizer = tokenizer
-    prepends, appends = detect_tokenizer_bos_eos(tokenizer)
-    bridge.cfg.tokenizer_prepends_bos = prepends
-    bridge.cfg.tokenizer_appends_eos = appends
-    bridge.cfg.default_prepend_bos = prepends

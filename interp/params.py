@@ -25,6 +25,9 @@ import torch
 from jaxtyping import Bool
 from torch import Tensor, nn
 
+from interp.arch import arch_of
+from interp.types import ParamMask
+
 Component = Literal["embed", "q", "k", "v", "o", "mlp_in", "mlp_out", "norm", "unembed"]
 COMPONENTS: tuple[str, ...] = ("embed", "q", "k", "v", "o", "mlp_in", "mlp_out", "norm", "unembed")
 # Shorthands a user may pass wherever components are asked for.
@@ -43,7 +46,6 @@ GROUP_OF: dict[str, str] = {
     "mlp_in": "mlp_in", "mlp_out": "mlp_out", "embed": "embed", "unembed": "embed",
     "norm": "norm",
 }
-ParamMask = Bool[Tensor, "..."]
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,8 @@ def hf_model(model: nn.Module) -> nn.Module:
     README), so every training and gradient helper works on the HF module.
 
     >>> import interp
-    >>> hf_model(interp.load_model("suite/opt-s1", self_test=False)).__class__.__name__
-    'OPTForCausalLM'
+    >>> hf_model(interp.load_model("suite/opt-s1", self_test=False)).config.model_type
+    'opt'
     """
     return getattr(model, "original_model", model)
 
@@ -118,7 +120,7 @@ def parameter_count(model: nn.Module) -> int:
 
 
 def param_slices(model: nn.Module) -> list[ParamSlice]:
-    """Every parameter of a GPT-NeoX or OPT causal LM, named by component and layer.
+    """Every parameter of a supported causal LM, named by component and layer.
 
     >>> import interp
     >>> m = interp.load_hf_model("suite/opt-s1")
@@ -126,12 +128,7 @@ def param_slices(model: nn.Module) -> list[ParamSlice]:
     ['k', 'k', 'v', 'v']
     """
     model = hf_model(model)
-    arch = type(model).__name__
-    if arch not in ("GPTNeoXForCausalLM", "OPTForCausalLM"):
-        raise ValueError(
-            f"param_slices knows GPTNeoXForCausalLM and OPTForCausalLM, not {arch}; "
-            "load the model with interp.load_model or transformers' AutoModelForCausalLM"
-        )
+    arch = arch_of(model)
     config = model.config
     n_heads = config.num_attention_heads
     d_head = config.hidden_size // n_heads
@@ -139,30 +136,12 @@ def param_slices(model: nn.Module) -> list[ParamSlice]:
     for name, _ in model.named_parameters():
         parts = name.split(".")
         layer = int(parts[parts.index("layers") + 1]) if "layers" in parts else None
-        if "query_key_value" in name:
-            for i, c in enumerate(("q", "k", "v")):
-                rows = tuple(
-                    h * 3 * d_head + i * d_head + r for h in range(n_heads) for r in range(d_head)
-                )
-                slices.append(ParamSlice(name, c, layer, rows))
+        if arch.fused_qkv is not None and arch.fused_qkv in name:
+            for c in ("q", "k", "v"):
+                slices.append(ParamSlice(name, c, layer, arch.qkv_rows(c, n_heads, d_head)))
             continue
-        slices.append(ParamSlice(name, _component_of(name), layer))
+        slices.append(ParamSlice(name, arch.component_of(name), layer))
     return slices
-
-
-def _component_of(name: str) -> str:
-    table = (
-        (("embed_in", "embed_tokens", "embed_positions"), "embed"),
-        (("q_proj",), "q"), (("k_proj",), "k"), (("v_proj",), "v"),
-        (("attention.dense", "out_proj"), "o"),
-        (("dense_h_to_4h", "fc1"), "mlp_in"), (("dense_4h_to_h", "fc2"), "mlp_out"),
-        (("layernorm", "layer_norm"), "norm"),
-        (("embed_out", "lm_head"), "unembed"),
-    )
-    for keys, component in table:
-        if any(k in name for k in keys):
-            return component
-    raise ValueError(f"parameter {name!r} has no known component; is this a GPT-NeoX or OPT model?")
 
 
 def component_masks(
@@ -216,9 +195,9 @@ def check_groups(model: nn.Module, groups: Iterable[str]) -> None:
     """Raise a clear error for a group name this model does not have.
 
     >>> import interp
-    >>> check_groups(interp.load_hf_model("suite/pythia-s1"), ["L9.mlp_in"])
+    >>> check_groups(interp.load_hf_model("suite/pythia-s1"), ["L9.mlp_in"])  # doctest: +ELLIPSIS
     Traceback (most recent call last):
-    ValueError: GPTNeoXForCausalLM with 1 layers has no parameter group 'L9.mlp_in'; it has embed, L0.attn_qkv, L0.attn_out, L0.mlp_in, L0.mlp_out
+    ValueError: ...CausalLM with 1 layers has no parameter group 'L9.mlp_in'; it has embed, L0.attn_qkv, L0.attn_out, L0.mlp_in, L0.mlp_out
     """
     model = hf_model(model)
     have = group_slices(model)

@@ -18,10 +18,11 @@ import numpy as np
 import pandas as pd
 
 import interp
-from interp.evaluate import evaluate
+from interp.arch import family_of
+from interp.scoring import evaluate
 from interp.params import parameter_count
-from interp.results import ResultCache
-from interp.scaling import chance_accuracy
+from interp.runs.files import ResultCache
+from interp.analysis.scaling import chance_accuracy
 from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
 from interp.tasks.base import Task
 
@@ -63,8 +64,7 @@ class ModelPool:
         return self.loaded[name]
 
     def family(self, name: str) -> str:
-        arch = type(self(name).original_model).__name__
-        return "pythia" if arch.startswith("GPTNeoX") else "opt"
+        return family_of(self(name))
 
     def parameters(self, name: str) -> int:
         return parameter_count(self(name))
@@ -83,7 +83,7 @@ class Sweep:
 
     def _cell(self, task: Task, *, recipient: str, donor: str, condition: str, layers="all",
               alpha: float = 1.0, control: Optional[str] = None, swap_layers=None) -> pd.DataFrame:
-        from interp.swap import PatternSwap, calibration_tokens
+        from interp.interventions.pattern_swap import PatternSwap, calibration_tokens
 
         key = dict(study="attention_swap", v=3, recipient=recipient, donor=donor, condition=condition,
                    weights=[interp.fingerprint(recipient), interp.fingerprint(donor)],
@@ -208,7 +208,7 @@ def draw_figures(results: pd.DataFrame, scaling: pd.DataFrame, out: Path) -> lis
     import seaborn as sns
     from matplotlib.ticker import MaxNLocator
 
-    from interp import plots
+    from interp.runs import plots
 
     plots.use_style()
     written: list[Path] = []

@@ -11,50 +11,49 @@ from pathlib import Path
 from typing import Iterable, Literal, Optional
 
 import torch
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OPTConfig, OPTForCausalLM, PreTrainedModel
+from transformers import PreTrainedModel
+
+from interp.arch import arch_named
 
 from interp.tokenizer import build_word_tokenizer
 
 Family = Literal["pythia", "opt", "opt-post-ln"]
 TOY_SHAPE = dict(hidden=32, layers=2, heads=4, ffn=64, positions=64)
+# Toy name -> (architecture family, its builder's options).
+# OPT toys get random norm gains and biases, so a misplaced norm cannot hide behind identity
+# norms (the tests' reference forward checks OPT's norm placement, pre- and post-LN).
+TOY_OPTIONS: dict[str, tuple[str, dict, bool]] = {
+    "pythia": ("pythia", dict(rotary_pct=0.5), False),
+    "opt": ("opt", {}, True),
+    "opt-post-ln": ("opt", dict(post_ln=True), True),
+}
 
 
 def toy_model(
     family: Family, *, seed: int = 0, vocab_size: int, shape: Optional[dict] = None
 ) -> PreTrainedModel:
-    """A random-weight GPTNeoXForCausalLM or OPTForCausalLM of a tiny shape.
+    """A random-weight Pythia- or OPT-architecture model of a tiny shape.
 
     ``"opt-post-ln"`` is opt-350m's layout: post-LN, project_in/project_out, no final norm.
 
     >>> model = toy_model("pythia", vocab_size=100)
-    >>> type(model).__name__
-    'GPTNeoXForCausalLM'
+    >>> model.config.model_type
+    'gpt_neox'
     """
     s = {**TOY_SHAPE, **(shape or {})}
     torch.manual_seed(seed)
     special = dict(pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    if family == "pythia":
-        config = GPTNeoXConfig(
-            vocab_size=vocab_size, hidden_size=s["hidden"], num_hidden_layers=s["layers"],
-            num_attention_heads=s["heads"], intermediate_size=s["ffn"],
-            max_position_embeddings=s["positions"], rotary_pct=0.5, use_parallel_residual=True,
-            initializer_range=0.2, **special,
-        )
-        return GPTNeoXForCausalLM(config).eval()
-    if family not in ("opt", "opt-post-ln"):
-        raise ValueError(f"unknown toy family {family!r}; use 'pythia', 'opt' or 'opt-post-ln'")
-    post_ln = family == "opt-post-ln"
-    config = OPTConfig(
-        vocab_size=vocab_size, hidden_size=s["hidden"], num_hidden_layers=s["layers"],
-        num_attention_heads=s["heads"], ffn_dim=s["ffn"], max_position_embeddings=s["positions"],
-        word_embed_proj_dim=s["hidden"] // 2 if post_ln else s["hidden"],
-        do_layer_norm_before=not post_ln, init_std=0.2, **special,
-    )
-    model = OPTForCausalLM(config).eval()
-    # Random norm gains and biases, so a misplaced norm cannot hide behind identity norms.
+    if family not in TOY_OPTIONS:
+        raise ValueError(f"unknown toy family {family!r}; use one of {', '.join(map(repr, TOY_OPTIONS))}")
+    arch_family, options, perturb_norms = TOY_OPTIONS[family]
+    arch = arch_named(arch_family)
+    config = arch.new_config(vocab_size=vocab_size, d_model=s["hidden"], n_layers=s["layers"],
+                             n_heads=s["heads"], d_mlp=s["ffn"], n_ctx=s["positions"],
+                             special=special, init_std=0.2, **options)
+    model = arch.new_model(config).eval()
     with torch.no_grad():
         for name, p in model.named_parameters():
-            if "layer_norm" in name:
+            if perturb_norms and "layer_norm" in name:
                 p.add_(0.1 * torch.randn_like(p))
     return model
 

@@ -38,7 +38,7 @@ ALPHAS = [0.0, 0.25, 0.5, 0.75, 1.0]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from interp.cli import add_common_flags
+    from interp.runs.cli import add_common_flags
 
     parser = argparse.ArgumentParser(
         prog="python studies/attention_swap.py",
@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from interp.cli import fail_cleanly
+    from interp.runs.cli import fail_cleanly
 
     with fail_cleanly():
         return run(args)
@@ -69,7 +69,7 @@ def run(args) -> int:
 
     import interp
     from interp import swap_study
-    from interp.results import ResultCache, write_atomic
+    from interp.runs.files import ResultCache, write_atomic
 
     started = time.time()
     torch.manual_seed(args.seed)
@@ -97,7 +97,7 @@ def run(args) -> int:
     swap_study.assert_self_swap_is_exact(results)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    from interp.results import save_table
+    from interp.runs.files import save_table
 
     save_table(results, args.out / "results.csv")
     save_table(scaling, args.out / "scaling.csv")

@@ -29,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import hooks
     import interp
-    from interp.results import save_table
+    from interp.runs.files import save_table
     from interp.toy import save_toy_checkpoint
 
     workdir = Path(tempfile.mkdtemp(prefix="interp-demo-"))

@@ -46,7 +46,7 @@ RESULT_COLUMNS = ["model", "variant", "trainable", "few_shot", "seed", "task", "
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from interp.cli import add_common_flags
+    from interp.runs.cli import add_common_flags
 
     parser = argparse.ArgumentParser(
         prog="python studies/icl_circuits.py",
@@ -84,7 +84,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from interp.cli import fail_cleanly
+    from interp.runs.cli import fail_cleanly
     from interp.training import NonFiniteLossError
 
     with fail_cleanly():
@@ -108,8 +108,8 @@ def run(args) -> int:
     import pandas as pd
     import torch
 
-    from interp.finetune import FineTuneConfig, variants
-    from interp.results import ResultCache, save_table, write_atomic
+    from interp.training.finetune import FineTuneConfig, variants
+    from interp.runs.files import ResultCache, save_table, write_atomic
     from interp.tasks import get_task
 
     started = time.time()
@@ -175,8 +175,8 @@ def evaluate_variants(model_name, chosen, config, eval_tasks, args, cache, weigh
     from tqdm.auto import tqdm
 
     import interp
-    from interp.evaluate import evaluate
-    from interp.finetune import fine_tuned
+    from interp.scoring import evaluate
+    from interp.training.finetune import fine_tuned
 
     frames = []
     jobs = [(v, s) for v in chosen for s in (range(1) if v.trainable == "none" else range(args.seeds))]
@@ -246,8 +246,8 @@ def attribute(model_name, config, args, cache, weights):
     import pandas as pd
 
     import interp
-    from interp import icl_attribution
-    from interp.finetune import Variant, fine_tuned
+    from interp.analysis import patching as icl_attribution
+    from interp.training.finetune import Variant, fine_tuned
     from interp.tasks import get_task
 
     tasks = [get_task(name, n=args.n, seed=args.seed, split="test", shots=args.attribution_shots)
@@ -309,7 +309,7 @@ def draw_figures(results, preserved, attribution, model: str, out: Path,
     import numpy as np
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     plots.use_style()
     written: list[Path] = []
@@ -375,7 +375,7 @@ def draw_toy(toy, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    from interp import plots
+    from interp.runs import plots
 
     plots.use_style()
     written: list[Path] = []

@@ -37,7 +37,7 @@ EXPERIMENTS = ("ladder", "gradients", "forget", "recovery")
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    from interp.cli import add_common_flags
+    from interp.runs.cli import add_common_flags
 
     parser = argparse.ArgumentParser(
         prog="python studies/task_interference.py",
@@ -98,7 +98,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from interp.cli import fail_cleanly
+    from interp.runs.cli import fail_cleanly
 
     with fail_cleanly():
         return run(args)
@@ -188,7 +188,7 @@ def run(args) -> int:
 
     import interp
     from interp import interference as I
-    from interp.results import ResultCache, save_table, write_atomic
+    from interp.runs.files import ResultCache, save_table, write_atomic
     from interp.tasks import get_task
 
     started = time.time()

@@ -96,7 +96,7 @@ def _probe(args: argparse.Namespace) -> int:
     import pandas as pd
     import torch
 
-    from interp.results import save_table
+    from interp.runs.files import save_table
     from interp.suite.probe import icl_probe, induction_probe, plot_icl_probes, plot_probes
 
     if args.threads:

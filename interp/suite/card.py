@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from interp.results import markdown_table, save_table, write_atomic
+from interp.arch import arch_named
+from interp.runs.files import markdown_table, save_table, write_atomic
 from interp.suite.corpus import RARE_FREQUENCIES
 from interp.tasks import get_task
 from interp.tasks.base import Task
@@ -151,8 +152,8 @@ def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
 
     return f"""# The interp model suite (card)
 
-Pythia-architecture (`GPTNeoXForCausalLM`: rotary, parallel residual) and OPT-architecture
-(`OPTForCausalLM`: learned positions, pre-LN, ReLU) models at five sizes with identical shapes
+Pythia-architecture (`{arch_named('pythia').hf_class}`: rotary, parallel residual) and OPT-architecture
+(`{arch_named('opt').hf_class}`: learned positions, pre-LN, ReLU) models at five sizes with identical shapes
 across the two families, trained from scratch on one synthetic corpus (`interp.suite.corpus`,
 seed {first['corpus']['seed']}), every model on the same {first['corpus']['seq_len']}-token
 sequences in the same order. `s3` has a sibling seed (`-seed1`) and log-spaced checkpoints

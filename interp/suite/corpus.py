@@ -29,8 +29,8 @@ from interp.tasks import get_task, task_words
 from interp.tasks.base import Example
 from interp.tasks.knowledge import KnowledgeBase
 from interp.tasks.rare import DEFAULT_COPIES, comparison_copy, modadd_copy
+from interp.types import Sequences
 
-Sequences = Int[Tensor, "sequence pos"]
 
 # Shares of documents by kind, chosen for shares of tokens: background text stays the largest
 # part (~37%), as web text is for Pythia and OPT; arithmetic documents are short (9 tokens),

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from transformers import GPTNeoXConfig, GPTNeoXForCausalLM, OPTConfig, OPTForCausalLM, PreTrainedModel
+import inspect
+from typing import Any
+
+from interp.arch import arch_named
 
 FAMILIES = ("pythia", "opt")
-PYTHIA_ROTARY_PCT = 0.25  # as in every real Pythia model
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def build_model(
     seed: int,
     special: dict,
     rotary_pct: float | None = None,
-) -> PreTrainedModel:
+) -> Any:
     """A freshly initialised suite model (``special``: pad/bos/eos token ids).
 
     ``rotary_pct`` (Pythia only): the share of each head's dimensions that rotary rotates;
@@ -67,26 +69,17 @@ def build_model(
         raise ValueError(f"unknown family {family!r}; the suite has {', '.join(FAMILIES)}")
     if size not in SIZES:
         raise ValueError(f"unknown size {size!r}; the suite has {', '.join(SIZES)}")
-    if rotary_pct is not None and family != "pythia":
+    if rotary_pct is not None and "rotary_pct" not in inspect.signature(
+            arch_named(family).new_config).parameters:
         raise ValueError(f"rotary_pct applies to pythia only: {family} has learned absolute "
                          "positions, not rotary; leave it None")
-    if rotary_pct is not None and not 0 < rotary_pct <= 1:
-        raise ValueError(f"rotary_pct must be in (0, 1], got {rotary_pct}")
     s = SIZES[size]
     torch.manual_seed(seed)
-    if family == "pythia":
-        config = GPTNeoXConfig(
-            vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
-            num_attention_heads=s.n_heads, intermediate_size=s.d_mlp,
-            max_position_embeddings=s.n_ctx, use_parallel_residual=True,
-            rotary_pct=PYTHIA_ROTARY_PCT if rotary_pct is None else rotary_pct,
-            tie_word_embeddings=False, attention_dropout=0.0, hidden_dropout=0.0, **special,
-        )
-        return GPTNeoXForCausalLM(config)
-    config = OPTConfig(
-        vocab_size=vocab_size, hidden_size=s.d_model, num_hidden_layers=s.n_layers,
-        num_attention_heads=s.n_heads, ffn_dim=s.d_mlp, max_position_embeddings=s.n_ctx,
-        word_embed_proj_dim=s.d_model, do_layer_norm_before=True, tie_word_embeddings=False,
-        dropout=0.0, attention_dropout=0.0, activation_function="relu", **special,
-    )
-    return OPTForCausalLM(config)
+    arch = arch_named(family)
+    options: dict[str, Any] = dict(tie_embeddings=False, dropout=0.0)
+    if rotary_pct is not None:  # otherwise the family's default: 0.25, as in every Pythia
+        options["rotary_pct"] = rotary_pct
+    config = arch.new_config(vocab_size=vocab_size, d_model=s.d_model, n_layers=s.n_layers,
+                             n_heads=s.n_heads, d_mlp=s.d_mlp, n_ctx=s.n_ctx, special=special,
+                             **options)
+    return arch.new_model(config)

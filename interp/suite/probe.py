@@ -37,6 +37,8 @@ from torch import Tensor, nn
 
 from interp.suite.corpus import icl_sequences, suite_words
 from interp.suite.models import build_model
+from interp.suite.recipe import DEFAULT_STEPS, ICL_EVAL_SHOTS
+from interp.suite.scores import icl_scores  # noqa: F401  (re-exported)
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
 
@@ -45,7 +47,6 @@ if TYPE_CHECKING:
 
 Spans = Int[Tensor, "batch twice_span"]
 
-ICL_EVAL_SHOTS = (0, 8)  # what tests/test_suite.py compares
 SPAN_WORDS = (6, 20)  # words in a span, drawn uniformly from this range
 REPEATS = (2, 3)  # copies of the span in one document
 EVAL_SPAN = 12
@@ -231,23 +232,6 @@ def icl_probe(
     ]
 
 
-def icl_scores(model: nn.Module, tokenizer, n: int = 200) -> tuple[float, float]:
-    """(0-shot, 8-shot) accuracy on held-out ``icl`` prompts: the prompts (``seed=1``) on which
-    ``tests/test_suite.py`` holds the shipped models to 8-shot >= 0-shot + 0.20.
-
-    >>> zero, eight = icl_scores(model, tokenizer)  # doctest: +SKIP
-    """
-    from interp.evaluate import score_task
-    from interp.tasks import get_task
-
-    zero, eight = (
-        score_task(model, get_task("icl", n=n, seed=1, split="test", shots=k),
-                   tokenizer=tokenizer, progress=False).accuracy
-        for k in ICL_EVAL_SHOTS
-    )
-    return zero, eight
-
-
 def _check_budget(steps: int, eval_every: int) -> None:
     if steps < 1 or eval_every < 1:
         raise ValueError(f"steps and eval_every must be positive, got {steps} and {eval_every}")
@@ -277,7 +261,7 @@ def plot_probes(folder: Path | str) -> list[Path]:
 
     >>> plot_probes("figures/suite")  # doctest: +SKIP
     """
-    from interp import plots
+    from interp.runs import plots
 
     folder = Path(folder)
     runs = _probe_runs(folder, "induction_probe", "python -m interp.suite probe")
@@ -289,8 +273,6 @@ def plot_probes(folder: Path | str) -> list[Path]:
         ax.plot(table["step"], table["repeat_loss"], style, marker="o", markersize=3,
                 color=plots.FAMILY_COLORS.get(family), label=name)
     ax.axhline(math.log(len(suite_words())), color="gray", lw=1, ls=":", label="ln(words): no lookback")
-    from interp.suite.train import DEFAULT_STEPS
-
     ax.axvline(DEFAULT_STEPS, color="black", lw=0.8, alpha=0.6, label="suite phase 1 (mixed corpus)")
     ax.set(xlabel="training step (32 x 128 tokens, repeated spans only)",
            ylabel="loss on the repeat (nats)", ylim=(0, None),
@@ -305,7 +287,7 @@ def plot_icl_probes(folder: Path | str) -> list[Path]:
 
     >>> plot_icl_probes("figures/suite")  # doctest: +SKIP
     """
-    from interp import plots
+    from interp.runs import plots
 
     folder = Path(folder)
     runs = _probe_runs(folder, "icl_probe", "python -m interp.suite probe --data icl")

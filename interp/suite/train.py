@@ -36,19 +36,18 @@ from interp.suite.models import FAMILIES, SIZES, build_model, model_name
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
 
-DEFAULT_STEPS = 2000  # phase 1: the suite corpus
-ICL_PHASE_STEPS = 1500  # phase 2: long ICL prompts, then ICL prompts and corpus
-# Phase 2 in segments of (share of its steps, share of their rows that are ICL prompts): ICL
-# prompts only while the lookup forms (at 50% it did not form in 750 steps), then half corpus
-# again, which brings back the arithmetic and facts that ICL prompts alone wipe out.
-ICL_PHASE_SEGMENTS = ((2 / 3, 1.0), (1 / 3, 0.5))
-ICL_PHASE_LR_SCALE = 0.5  # phase-2 peak lr, as a share of the size's PEAK_LR
-ICL_CURVE_EVERY = 250  # phase-2 steps between held-out scores (train_info's icl_curve)
-CURVE_TASKS = ("arithmetic_add", "knowledge_cloze")  # scored beside icl along the phase
-# Smaller models tolerate (and need) larger steps.
-PEAK_LR = {"s1": 1e-2, "s2": 6e-3, "s3": 4e-3, "s4": 3e-3, "s5": 2e-3}
-CHECKPOINTED_SIZE = "s3"  # Pythia-style log-spaced checkpoints for this size, each family
-SIBLING_SIZE = "s3"  # a second seed for this size, each family
+from interp.suite.recipe import (  # noqa: F401  (re-exported: the trainer's settings)
+    CHECKPOINTED_SIZE,
+    CURVE_TASKS,
+    DEFAULT_STEPS,
+    ICL_CURVE_EVERY,
+    ICL_PHASE_LR_SCALE,
+    ICL_PHASE_SEGMENTS,
+    ICL_PHASE_STEPS,
+    PEAK_LR,
+    SIBLING_SIZE,
+)
+from interp.suite.scores import icl_scores
 
 
 @dataclass(frozen=True)
@@ -207,8 +206,7 @@ def _icl_phase(model, tokenizer, info: dict, rows, steps: int, device: str, comm
     """Train ``model`` (phase 1 done, ``info`` its train_info) through the ICL phase in place;
     return the train_info of the result: phase 1's, with the phase under ``icl_phase``, and
     held-out icl accuracy at 0 and 8 shots (and ``CURVE_TASKS``) every ``ICL_CURVE_EVERY`` steps."""
-    from interp.evaluate import score_task
-    from interp.suite.probe import icl_scores
+    from interp.scoring import score_task
     from interp.tasks import get_task
 
     schedule = Schedule(steps=steps, batch_size=info["schedule"]["batch_size"],

@@ -1,0 +1,155 @@
+"""Family knowledge in one place: every fact interp needs about an HF architecture.
+
+One ``Arch`` record per family (``neox.py`` for Pythia, ``opt.py`` for OPT); a new
+architecture is one more file with one more record, registered below. Outside this package
+no code names an architecture class or branches on one: it asks ``arch_of(model)``.
+
+>>> import interp
+>>> arch = arch_of(interp.load_hf_model("suite/opt-s1"))
+>>> arch.family, arch.attention_path.format(layer=0)
+('opt', 'model.decoder.layers.0.self_attn')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional
+
+from torch import nn
+
+Rows = tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Arch:
+    """What interp needs to know about one HF causal-LM architecture.
+
+    ``component_table`` maps substrings of HF parameter names to components (q/k/v/o/mlp_in/
+    mlp_out/embed/norm/unembed); a fused QKV parameter (``fused_qkv``) is split by rows with
+    ``qkv_rows``. ``bridge_binds_slots``: the TransformerBridge calls HF's attention function
+    (OPT), so pattern hooks go live by binding the Bridge's HookPoints into our slots; when
+    False (GPT-NeoX) the Bridge recomputes attention itself and its hooks are live already.
+    ``bridge_fixes`` names the repairs in ``interp.bridge.fixes`` this family needs.
+    """
+
+    family: str
+    hf_class: str
+    attention_path: str
+    value_path: str
+    fused_qkv: Optional[str]
+    component_table: tuple[tuple[tuple[str, ...], str], ...]
+    new_config: Callable[..., Any]
+    bridge_binds_slots: bool
+    bridge_fixes: tuple[str, ...] = field(default=())
+
+    def qkv_rows(self, which: str, n_heads: int, d_head: int) -> Rows:
+        """Rows of the fused QKV output (or weight) that hold ``which`` in {q, k, v}.
+
+        The fused layout is per head ``[q, k, v]``, each ``d_head`` wide.
+
+        >>> ARCHES["GPTNeoXForCausalLM"].qkv_rows("v", n_heads=2, d_head=2)
+        (4, 5, 10, 11)
+        """
+        offset = "qkv".index(which)
+        return tuple(h * 3 * d_head + offset * d_head + r for h in range(n_heads) for r in range(d_head))
+
+    def value_rows(self, config: Any) -> Optional[Rows]:
+        """Indices of the V features in ``value_path``'s output; None when it is all of them."""
+        if self.fused_qkv is None:
+            return None
+        n_heads = config.num_attention_heads
+        return self.qkv_rows("v", n_heads, config.hidden_size // n_heads)
+
+    def component_of(self, parameter: str) -> str:
+        """The component of an (unfused) HF parameter name.
+
+        >>> ARCHES["OPTForCausalLM"].component_of("model.decoder.layers.0.fc1.weight")
+        'mlp_in'
+        """
+        for keys, component in self.component_table:
+            if any(k in parameter for k in keys):
+                return component
+        raise ValueError(f"parameter {parameter!r} has no known component in {self.hf_class}'s table "
+                         "(interp/arch/); add it there")
+
+    def new_model(self, config: Any) -> nn.Module:
+        """A freshly initialised model of this architecture for ``config``."""
+        import transformers
+
+        return getattr(transformers, self.hf_class)(config)
+
+
+def _registry() -> dict[str, Arch]:
+    from interp.arch import neox, opt
+
+    return {a.hf_class: a for a in (neox.ARCH, opt.ARCH)}
+
+
+ARCHES: dict[str, Arch] = _registry()
+SUPPORTED_ARCHITECTURES: tuple[str, ...] = tuple(ARCHES)
+FAMILIES: dict[str, Arch] = {a.family: a for a in ARCHES.values()}
+
+
+class UnsupportedArchitectureError(ValueError):
+    """The model is not one of the architectures in ``interp/arch/``."""
+
+
+def _hf(model: Any) -> Any:
+    return getattr(model, "original_model", model)
+
+
+def arch_named(name: str) -> Arch:
+    """The record for an HF architecture name (``config.architectures[0]``) or family name.
+
+    >>> arch_named("pythia").hf_class
+    'GPTNeoXForCausalLM'
+    """
+    found = ARCHES.get(name) or FAMILIES.get(name)
+    if found is None:
+        raise UnsupportedArchitectureError(
+            f"unsupported architecture {name!r}: interp supports {', '.join(SUPPORTED_ARCHITECTURES)} "
+            f"(families {', '.join(FAMILIES)}); a new one is one file in interp/arch/")
+    return found
+
+
+def arch_of(model: Any) -> Arch:
+    """The record of a model: an HF causal LM, a TransformerBridge, or a plain twin of one.
+
+    >>> import interp
+    >>> arch_of(interp.load_hf_model("suite/pythia-s1")).family
+    'pythia'
+    """
+    return arch_named(type(_hf(model)).__name__)
+
+
+def family_of(model: Any) -> str:
+    """``"pythia"`` or ``"opt"`` for a loaded model.
+
+    >>> import interp
+    >>> family_of(interp.load_hf_model("suite/opt-s1"))
+    'opt'
+    """
+    return arch_of(model).family
+
+
+def attention_modules(model: Any) -> list[nn.Module]:
+    """The HF attention module of every layer, in order.
+
+    >>> import interp
+    >>> len(attention_modules(interp.load_hf_model("suite/pythia-s4")))
+    3
+    """
+    hf = _hf(model)
+    path = arch_of(hf).attention_path
+    return [hf.get_submodule(path.format(layer=i)) for i in range(hf.config.num_hidden_layers)]
+
+
+def value_module(model: Any, layer: int) -> nn.Module:
+    """The linear module whose output holds layer ``layer``'s value vectors.
+
+    >>> import interp
+    >>> value_module(interp.load_hf_model("suite/opt-s1"), 0).__class__.__name__
+    'Linear'
+    """
+    hf = _hf(model)
+    return hf.get_submodule(arch_of(hf).value_path.format(layer=layer))

@@ -1,0 +1,23 @@
+"""Engines that run a model under an intervention; each is an ``nn.Module`` whose
+``forward(tokens) -> logits`` ``interp.evaluate`` scores like any model.
+
+- ``PatternSwap``: a recipient on a donor's attention patterns (controls, alpha, head maps).
+- ``ValueSwap``: a recipient on a donor's value vectors.
+"""
+
+from interp.interventions.pattern_swap import (
+    CONTROLS,
+    HEAD_MAPPINGS,
+    PatternSwap,
+    ShapeMismatchError,
+    TokenizerMismatchError,
+    calibration_tokens,
+    check_same_tokens,
+    head_map,
+    layer_map,
+)
+from interp.interventions.value_swap import ValueSwap
+
+__all__ = ["CONTROLS", "HEAD_MAPPINGS", "PatternSwap", "ShapeMismatchError",
+           "TokenizerMismatchError", "ValueSwap", "calibration_tokens", "check_same_tokens",
+           "head_map", "layer_map"]

@@ -1,0 +1,362 @@
+"""Donor -> recipient attention-pattern swaps on plain HF models: one donor + one recipient forward.
+
+The mechanism:
+1. A Bridge's HF model is unwrapped into a structural twin: every Bridge wrapper is replaced by
+   the module it wraps. The twin shares every parameter and buffer, so it costs no memory, and
+   it runs HF's own layers with the ``"interp"`` attention function (interp/attention.py).
+2. Donor forward, under ``no_grad``: capture slots on the donor layers needed keep their
+   patterns; the forward stops right after the last of them (no later layers, no unembedding).
+3. Recipient forward: on each swapped layer a slot returns ``lerp(own, donor, alpha)``, with
+   donor heads mapped to recipient heads (``head_map``); every other layer runs an identity
+   slot, so the unswapped path is the same eager path and a self-swap is bitwise the base.
+4. Slots are installed for one forward only; whatever slot a module held before is put back.
+
+>>> recipient = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
+>>> swap = PatternSwap(recipient, interp.load_model("suite/opt-s4"))  # doctest: +SKIP
+>>> interp.evaluate(swap, ["arithmetic_add"], condition="swap from opt")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any, Literal, Optional, Sequence, Union
+
+import torch
+from jaxtyping import Float, Int
+from scipy.optimize import linear_sum_assignment
+from torch import Tensor, nn
+
+from hooks.patterns import uniform_pattern
+from hooks.types import generator_for
+from interp.attention import AttentionSlot, attention_modules, capture_patterns, identity, installed, plain_model
+from interp.types import DonorPattern, Logits, Pattern, Tokens
+
+
+HeadMapping = Literal["index", "mean", "match"]
+Control = Optional[Literal["other_input", "uniform", "shuffle_heads"]]
+HEAD_MAPPINGS = ("index", "mean", "match")
+CONTROLS = (None, "other_input", "uniform", "shuffle_heads")
+PROBE_TEXT = "The cat sat on the mat. 12 + 7 = 19"
+TIE_BONUS = 1e-9  # cosine margin within which heads="match" keeps head i on donor head i
+
+
+class TokenizerMismatchError(ValueError):
+    """Recipient and donor would not read the same token tensor as the same text."""
+
+
+class ShapeMismatchError(ValueError):
+    """Donor and recipient shapes differ in a way the chosen mapping cannot bridge."""
+
+
+def layer_map(n_recipient: int, n_donor: int) -> list[int]:
+    """The donor layer feeding each recipient layer, by relative depth.
+
+    Recipient layer ``i`` takes donor layer ``round(i * (n_donor - 1) / (n_recipient - 1))``
+    (Python's round, computed exactly); a 1-layer recipient takes donor layer 0.
+
+    >>> layer_map(2, 3)
+    [0, 2]
+    >>> layer_map(4, 2)
+    [0, 0, 1, 1]
+    """
+    if n_recipient < 1 or n_donor < 1:
+        raise ValueError(f"layer counts must be >= 1, got {n_recipient} and {n_donor}")
+    if n_recipient == 1:
+        return [0]
+    return [round(Fraction(i * (n_donor - 1), n_recipient - 1)) for i in range(n_recipient)]
+
+
+@dataclass(frozen=True)
+class HeadMap:
+    """Turns donor patterns [b, donor_head, q, k] into [b, head, q, k].
+
+    ``assignment[i]`` is the donor head recipient head ``i`` takes, or ``None`` for the mean
+    over the donor's heads.
+
+    >>> HeadMap("mean", (None, None))(torch.ones(1, 3, 2, 2)).shape
+    torch.Size([1, 2, 2, 2])
+    """
+
+    how: str
+    assignment: tuple[Optional[int], ...]
+
+    def __call__(self, donor: DonorPattern) -> Pattern:
+        n_donor = donor.shape[1]
+        if self.assignment == tuple(range(n_donor)):
+            return donor
+        if all(a is None for a in self.assignment):
+            return donor.mean(1, keepdim=True).expand(-1, len(self.assignment), -1, -1)
+        pool = donor
+        if None in self.assignment:
+            pool = torch.cat([donor, donor.mean(1, keepdim=True)], 1)
+        index = [n_donor if a is None else a for a in self.assignment]
+        return pool.index_select(1, torch.tensor(index, device=donor.device))
+
+
+def head_map(
+    own: Union[Pattern, int], donor: Union[DonorPattern, int], how: HeadMapping
+) -> HeadMap:
+    """Map one layer's donor heads onto the recipient's (``own``: its patterns, or head count).
+
+    - ``"index"``: head i takes donor head i; needs equal head counts.
+    - ``"mean"``: every head takes the donor's head-mean.
+    - ``"match"``: a Hungarian assignment (``scipy.optimize.linear_sum_assignment``) maximising
+      the cosine similarity, over batch and positions, of each recipient head's own pattern and
+      its donor head's (float64; within ``TIE_BONUS`` the index mapping wins). With fewer
+      donor heads, the heads left over take the donor's mean. Needs both patterns as tensors.
+
+    >>> own = torch.rand(1, 3, 4, 4)
+    >>> head_map(own, own[:, [2, 0, 1]], "match").assignment
+    (1, 2, 0)
+    """
+    n_own = own if isinstance(own, int) else own.shape[1]
+    n_donor = donor if isinstance(donor, int) else donor.shape[1]
+    if how == "index":
+        if n_own != n_donor:
+            raise ShapeMismatchError(
+                f"heads='index' needs equal head counts, but the recipient has {n_own} heads and "
+                f"the donor {n_donor}: map them with --heads mean|match (heads='mean' or 'match')"
+            )
+        return HeadMap(how, tuple(range(n_own)))
+    if how == "mean":
+        return HeadMap(how, (None,) * n_own)
+    if how != "match":
+        raise ValueError(f"heads must be one of {', '.join(HEAD_MAPPINGS)}, got {how!r}")
+    if isinstance(own, int) or isinstance(donor, int):
+        raise TypeError("heads='match' compares patterns: pass both as [b, head, q, k] tensors")
+    o, d = (nn.functional.normalize(p.detach().transpose(0, 1).flatten(1).double(), dim=1)
+            for p in (own, donor))
+    similarity = o @ d.T
+    if n_own == n_donor:  # ties go to the index mapping: a self-swap maps each head to itself
+        similarity += TIE_BONUS * torch.eye(n_own, dtype=similarity.dtype, device=similarity.device)
+    rows, cols = linear_sum_assignment(similarity.cpu().numpy(), maximize=True)
+    assignment: list[Optional[int]] = [None] * n_own
+    for r, c in zip(rows.tolist(), cols.tolist()):
+        assignment[r] = c
+    return HeadMap(how, tuple(assignment))
+
+
+def calibration_tokens(tokenizer: Any, prompts: list[str], max_len: int) -> Tokens:
+    """One unpadded sequence of ``prompts`` joined by newlines, cut to ``max_len`` tokens:
+    the text ``PatternSwap.match_heads_on`` fits head maps on.
+
+    >>> from interp import load_model
+    >>> model = load_model("suite/pythia-s1")
+    >>> calibration_tokens(model.tokenizer, ["1 + 2 =", "3 + 4 ="], 64).shape
+    torch.Size([1, 9])
+    """
+    ids = tokenizer("\n".join(prompts)).input_ids[:max_len]
+    if len(ids) < 2:
+        raise ValueError("calibration text encodes to fewer than 2 tokens: give longer prompts")
+    return torch.tensor([ids])
+
+
+def _model_name(model: Any) -> str:
+    source = getattr(model, "interp_source", None)
+    if source is not None:
+        return source.name
+    hf = getattr(model, "original_model", model)
+    return getattr(getattr(hf, "config", None), "name_or_path", "") or type(hf).__name__
+
+
+def check_same_tokens(
+    recipient_tokenizer: Any, donor_tokenizer: Any, *,
+    recipient: str = "recipient", donor: str = "donor",
+) -> None:
+    """Raise ``TokenizerMismatchError`` unless both tokenizers share a vocabulary and encode a
+    probe string (BOS included) to the same ids.
+
+    >>> check_same_tokens(tok, tok)  # doctest: +SKIP
+    """
+    why = None
+    if recipient_tokenizer.get_vocab() != donor_tokenizer.get_vocab():
+        why = "their vocabularies differ"
+    elif recipient_tokenizer(PROBE_TEXT).input_ids != donor_tokenizer(PROBE_TEXT).input_ids:
+        why = f"they encode {PROBE_TEXT!r} differently (BOS or special-token behaviour differs)"
+    if why:
+        raise TokenizerMismatchError(
+            f"cannot swap patterns from {donor} into {recipient}: {why}. A swap feeds both models "
+            "the same token tensor, so cross-tokenizer swaps need identical token tensors: use "
+            "models that share a tokenizer"
+        )
+
+
+class PatternSwap(nn.Module):
+    """A recipient whose attention patterns come from a donor: ``forward(tokens) -> logits``.
+
+    ``recipient``/``donor``: Bridges from ``interp.load_model`` or plain HF causal LMs;
+    ``donor=None`` is the recipient itself. ``layers``: recipient layers to swap (default
+    all; ``()`` swaps none: the base, see ``PatternSwap.base``). Donor layers follow
+    ``layer_map``; heads follow ``head_map(..., heads)``. Each swapped pattern is
+    ``(1 - alpha) * own + alpha * donor`` (``torch.lerp``: exact at 0 and 1).
+
+    ``control`` replaces the donor's patterns: ``"other_input"`` the donor's patterns for the
+    previous example of the batch (the batch rolled by one; ``evaluate`` sorts batches by
+    length, so neighbours mostly share a length; batches need >= 2 sequences);
+    ``"uniform"`` uniform causal patterns; ``"shuffle_heads"`` the recipient's own patterns
+    with heads permuted by a non-identity permutation seeded by ``seed`` and the layer (the
+    one ``hooks.shuffle_heads(seed)`` draws). The last two need no donor forward.
+
+    ``assignments[layer]`` counts the head assignments used (``HeadMap.assignment`` tuples;
+    with ``"match"`` one per forward), ``permutations[layer]`` the shuffle_heads orders.
+
+    >>> recipient = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
+    >>> donor = interp.load_model("suite/opt-s4")  # doctest: +SKIP
+    >>> swap = PatternSwap(recipient, donor, layers=[0, 1], alpha=0.5)  # doctest: +SKIP
+    >>> logits = swap(recipient.to_tokens("2 + 3 ="))  # doctest: +SKIP
+    >>> interp.evaluate(swap, ["arithmetic_add"], condition="swap L0-1")  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        recipient: nn.Module,
+        donor: Optional[nn.Module] = None,
+        *,
+        layers: Optional[Sequence[int]] = None,
+        alpha: float = 1.0,
+        heads: HeadMapping = "index",
+        control: Control = None,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not 0.0 <= float(alpha) <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1] so the mix is a distribution, got {alpha}")
+        if heads not in HEAD_MAPPINGS:
+            raise ValueError(f"heads must be one of {', '.join(HEAD_MAPPINGS)}, got {heads!r}")
+        if control not in CONTROLS:
+            raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
+        self.alpha, self.heads, self.control, self.seed = float(alpha), heads, control, seed
+        self.tokenizer = getattr(recipient, "tokenizer", None)
+        if getattr(recipient, "interp_source", None) is not None:
+            self.interp_source = recipient.interp_source  # evaluate's model column
+        self.recipient_model = plain_model(recipient)
+        self.donor_model = self.recipient_model if donor is None else plain_model(donor)
+        r_cfg, d_cfg = self.recipient_model.config, self.donor_model.config
+        n_layers, n_heads = r_cfg.num_hidden_layers, r_cfg.num_attention_heads
+        self.layers = tuple(range(n_layers)) if layers is None else tuple(sorted(set(layers)))
+        bad = [layer for layer in self.layers if not 0 <= layer < n_layers]
+        if bad:
+            raise ValueError(f"layers {bad} out of range: the recipient has {n_layers} layers")
+        self.layer_map = layer_map(n_layers, d_cfg.num_hidden_layers)
+        self.uses_donor = bool(self.layers) and control not in ("uniform", "shuffle_heads")
+        r_name, d_name = _model_name(recipient), _model_name(recipient if donor is None else donor)
+        if self.uses_donor and donor is not None:
+            d_tok = getattr(donor, "tokenizer", None)
+            if self.tokenizer is not None and d_tok is not None:
+                check_same_tokens(self.tokenizer, d_tok, recipient=r_name, donor=d_name)
+            if heads == "index" and d_cfg.num_attention_heads != n_heads:
+                raise ShapeMismatchError(
+                    f"recipient {r_name} is {n_layers} layers x {n_heads} heads, donor {d_name} "
+                    f"is {d_cfg.num_hidden_layers} layers x {d_cfg.num_attention_heads} heads: "
+                    "heads='index' needs equal head counts. Map heads with --heads mean|match "
+                    "(heads='mean' or 'match'); layers are mapped by relative depth (layer_map)"
+                )
+        if control == "shuffle_heads" and n_heads < 2 and self.layers:
+            raise ValueError("control='shuffle_heads' needs at least 2 heads per layer")
+        shuffled = self.layers if control == "shuffle_heads" else ()
+        self.permutations = {layer: self._permutation(layer, n_heads) for layer in shuffled}
+        fixed = self.layers if heads != "match" and self.uses_donor else ()
+        self._fixed_maps = {L: head_map(n_heads, d_cfg.num_attention_heads, heads) for L in fixed}
+        self.assignments: dict[int, Counter] = {layer: Counter() for layer in self.layers}
+
+    @classmethod
+    def base(cls, recipient: nn.Module) -> "PatternSwap":
+        """The recipient's own logits through the same eager path (identity slots everywhere):
+        what a self-swap on the same input reproduces bitwise.
+
+        >>> base = PatternSwap.base(recipient)  # doctest: +SKIP
+        """
+        return cls(recipient, layers=())
+
+    def __repr__(self) -> str:  # not the two models' module trees
+        self_swap = self.donor_model is self.recipient_model
+        return (f"PatternSwap(layers={list(self.layers)}, alpha={self.alpha}, "
+                f"heads={self.heads!r}, control={self.control!r}, self_swap={self_swap})")
+
+    def _permutation(self, layer: int, n_heads: int) -> list[int]:
+        generator = generator_for(self.seed, f"blocks.{layer}.attn.hook_pattern")
+        order = torch.randperm(n_heads, generator=generator)
+        if bool((order == torch.arange(n_heads)).all()):
+            order = order.roll(1)  # an identity "shuffle" would make the control a no-op
+        return order.tolist()
+
+    @torch.no_grad()
+    def donor_patterns(self, tokens: Tokens) -> dict[int, DonorPattern]:
+        """The donor's patterns on ``tokens``, for the donor layers the swap needs only."""
+        return capture_patterns(self.donor_model, {self.layer_map[layer] for layer in self.layers}, tokens)
+
+    @torch.no_grad()
+    def match_heads_on(self, tokens: Tokens) -> dict[int, HeadMap]:
+        """Fit the ``heads="match"`` maps once, on ``tokens``, and use them for every forward.
+
+        Without it each forward matches heads on its own batch, so a result can depend on how
+        examples were batched. ``interp.swap_study`` calibrates on one sequence built from
+        the task's prompts (``calibration_tokens``). Other head maps are fixed already.
+
+        >>> swap = PatternSwap(recipient, donor, heads="match")  # doctest: +SKIP
+        >>> swap.match_heads_on(recipient.to_tokens("the cat sat on the mat"))  # doctest: +SKIP
+        {0: HeadMap(how='match', assignment=(1, 0, 2)), ...}
+        """
+        if self.heads == "match" and self.uses_donor:
+            own = capture_patterns(self.recipient_model, set(self.layers), tokens)
+            donor = self.donor_patterns(tokens)
+            self._fixed_maps = {layer: head_map(own[layer], donor[self.layer_map[layer]], "match")
+                                for layer in self.layers}
+        return dict(self._fixed_maps)
+
+    def _swapped(self, layer: int, donor: dict[int, DonorPattern], uses: Counter):
+        def swap_pattern(own: Pattern) -> Pattern:
+            if self.control == "uniform":
+                new = uniform_pattern()(own, None)
+            elif self.control == "shuffle_heads":
+                order = torch.tensor(self.permutations[layer], device=own.device)
+                new = own.index_select(1, order)
+            else:
+                source = self.layer_map[layer]
+                new = donor[source].to(own.dtype)
+                uses[source] -= 1
+                if not uses[source]:
+                    del donor[source]  # free each donor pattern after its last use
+                if self.control == "other_input":
+                    new = new.roll(1, dims=0)
+                if new.shape[0] != own.shape[0] or new.shape[2:] != own.shape[2:]:
+                    raise ShapeMismatchError(
+                        f"donor patterns for layer {layer} are {tuple(new.shape)}, the recipient's "
+                        f"{tuple(own.shape)}: a swap needs both models fed the same token tensor"
+                    )
+                mapping = self._fixed_maps.get(layer) or head_map(own, new, self.heads)
+                self.assignments[layer][mapping.assignment] += 1
+                new = mapping(new)
+            return new if self.alpha == 1.0 else torch.lerp(own, new, self.alpha)
+        return swap_pattern
+
+    def forward(self, tokens: Tokens) -> Logits:
+        """Logits of the recipient on ``tokens`` with the swapped layers' patterns replaced."""
+        if self.control == "other_input" and self.layers and tokens.shape[0] < 2:
+            raise ValueError(
+                "control='other_input' takes patterns from another example of the batch, and this "
+                "batch holds 1 sequence: use batches of >= 2 (evaluate's last batch can be 1: "
+                "pick a batch_size that leaves no single-sequence batch)"
+            )
+        donor = self.donor_patterns(tokens) if self.uses_donor else {}
+        uses = Counter(self.layer_map[layer] for layer in self.layers)
+        modules = attention_modules(self.recipient_model)
+        slots = [self._slot(i, donor, uses) if i in self.layers else AttentionSlot(
+            pattern=identity, return_weights=False) for i in range(len(modules))]
+        with installed(modules, slots):
+            return self.recipient_model(input_ids=tokens, use_cache=False).logits
+
+    def _slot(self, layer: int, donor: dict[int, DonorPattern], uses: Counter) -> AttentionSlot:
+        swap_pattern = self._swapped(layer, donor, uses)
+        # At alpha = 1 the own pattern is needed only to match heads or shuffle them: otherwise
+        # hand the replacement over directly and skip the recipient's QK^T and softmax.
+        fixed_heads = self.heads != "match" or layer in self._fixed_maps
+        if self.alpha == 1.0 and fixed_heads and self.control != "shuffle_heads":
+            def given(query: Tensor, key: Tensor) -> Pattern:
+                shape = (query.shape[0], query.shape[1], query.shape[2], key.shape[2])
+                return swap_pattern(query.new_zeros(()).expand(shape))
+
+            return AttentionSlot(given=given, return_weights=False)
+        return AttentionSlot(pattern=swap_pattern, return_weights=False)

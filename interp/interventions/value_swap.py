@@ -1,0 +1,77 @@
+"""Value-vector patching: a recipient run with a donor's value vectors at chosen layers.
+
+The value vectors are the output of the family's value module (``Arch.value_path``): OPT's
+``v_proj``, or the V rows of GPT-NeoX's fused ``query_key_value`` (``Arch.value_rows``).
+Forward hooks live for one forward only (``torch_hooks``); attention runs the same eager slot
+path as ``PatternSwap``, so a V patch and a Q/K patch compare against the same base numbers.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from interp.arch import arch_of, value_module
+from interp.attention import AttentionSlot, attention_modules, identity, installed, plain_model, torch_hooks
+from interp.types import Logits, Tokens
+
+
+class ValueSwap(nn.Module):
+    """A recipient whose value vectors at ``layers`` come from a donor on the same tokens:
+    ``forward(tokens) -> logits`` (so ``interp.evaluate`` scores it).
+
+    >>> swap = ValueSwap(tuned, base, layers=[1])  # doctest: +SKIP
+    >>> interp.evaluate(swap, [task], condition="restore V L1")  # doctest: +SKIP
+    """
+
+    def __init__(self, recipient: nn.Module, donor: nn.Module, *, layers: Sequence[int]) -> None:
+        super().__init__()
+        self.tokenizer = getattr(recipient, "tokenizer", None)
+        self.recipient_model = plain_model(recipient)
+        self.donor_model = plain_model(donor)
+        n_layers = self.recipient_model.config.num_hidden_layers
+        self.layers = tuple(sorted(set(layers)))
+        bad = [layer for layer in self.layers if not 0 <= layer < n_layers]
+        if bad:
+            raise ValueError(f"layers {bad} out of range: the recipient has {n_layers} layers")
+        if self.donor_model.config.num_hidden_layers != n_layers:
+            raise ValueError("value patching needs donor and recipient of the same shape")
+        rows = arch_of(self.recipient_model).value_rows(self.recipient_model.config)
+        self.features = None if rows is None else torch.tensor(rows)
+
+    @torch.no_grad()
+    def donor_values(self, tokens: Tokens) -> dict[int, Tensor]:
+        """The donor's value-module outputs on ``tokens`` at the patched layers."""
+        store: dict[int, Tensor] = {}
+        keep = [(value_module(self.donor_model, layer), "forward",
+                 lambda module, args, output, layer=layer: store.__setitem__(layer, output.detach()))
+                for layer in self.layers]
+        modules = attention_modules(self.donor_model)
+        slots = [AttentionSlot(pattern=identity, return_weights=False) for _ in modules]
+        with torch_hooks(keep), installed(modules, slots):  # the eager path the recipient runs too
+            self.donor_model(input_ids=tokens, use_cache=False)
+        return store
+
+    def forward(self, tokens: Tokens) -> Logits:
+        donor = self.donor_values(tokens)
+
+        def replace(layer: int):
+            def hook(module: nn.Module, args: Any, output: Tensor) -> Tensor:
+                if self.features is None:
+                    return donor[layer].to(output.dtype)
+                patched = output.clone()
+                index = self.features.to(output.device)
+                patched[..., index] = donor[layer][..., index].to(output.dtype)
+                return patched
+            return hook
+
+        replacements = [(value_module(self.recipient_model, layer), "forward", replace(layer))
+                        for layer in self.layers]
+        # Identity slots: the same eager attention path as PatternSwap, so a V patch and a
+        # QK patch are measured against the same unpatched numbers.
+        modules = attention_modules(self.recipient_model)
+        slots = [AttentionSlot(pattern=identity, return_weights=False) for _ in modules]
+        with torch_hooks(replacements), installed(modules, slots):
+            return self.recipient_model(input_ids=tokens, use_cache=False).logits

@@ -1,0 +1,104 @@
+"""Result cells keyed by their configuration: computed once, written atomically, reused.
+
+One key schema for every study: a cell's key is a dict holding the study's name and cache
+version plus what the cell depends on (models enter as ``model_key(name)``: the name and a
+fingerprint of its weights, so retrained weights never reuse old cells). The key's SHA-1
+names the cell file; a cell that needs files of its own (fine-tuned weights, training
+state) keeps them in ``artifacts(key)``, a folder named by the same digest.
+
+A cell holds one table or several (``dict[str, DataFrame]``), with each table's row count:
+a damaged cell, or one that reads back short, is recomputed with a warning naming its file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Callable, Union
+
+import pandas as pd
+
+from interp.runs.files import write_atomic
+
+Cell = Union[pd.DataFrame, dict[str, pd.DataFrame]]
+
+
+class ResultCache:
+    """Cells of one study under ``folder``; ``force=True`` recomputes every cell asked for.
+
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp(), study="demo")
+    >>> cache.get({"task": "t"}, lambda: pd.DataFrame({"accuracy": [0.5]})).accuracy.item()
+    0.5
+    >>> cache.get({"task": "t"}, lambda: 1 / 0).accuracy.item()  # cached: not recomputed
+    0.5
+    """
+
+    def __init__(self, folder: Path | str, *, study: str, version: int = 1, force: bool = False) -> None:
+        self.folder = Path(folder)
+        self.study = study
+        self.version = version
+        self.force = force
+        self.computed = 0
+        self.reused = 0
+
+    def full_key(self, key: dict) -> dict:
+        """``key`` with the study and cache version every key carries."""
+        return {"study": self.study, "v": self.version, **key}
+
+    def digest(self, key: dict) -> str:
+        text = json.dumps(self.full_key(key), sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
+
+    def path(self, key: dict) -> Path:
+        """The cell file of ``key``."""
+        return self.folder / f"{self.digest(key)}.json"
+
+    def artifacts(self, key: dict) -> Path:
+        """A folder for the files of ``key``'s cell (created on demand by its writer).
+
+        >>> cache = ResultCache("/tmp/c", study="demo")
+        >>> cache.artifacts({"a": 1}).name == cache.path({"a": 1}).stem
+        True
+        """
+        return self.folder / self.digest(key)
+
+    @staticmethod
+    def model_key(name: str) -> dict:
+        """What a model contributes to a key: its name and a fingerprint of its weights."""
+        from interp.loading import fingerprint
+
+        return {"model": name, "weights": fingerprint(name)}
+
+    def get(self, key: dict, compute: Callable[[], Cell]) -> Cell:
+        """The cell of ``key``: read back if stored and whole, else computed and stored."""
+        path = self.path(key)
+        if path.is_file() and not self.force:
+            cell = self._read(path)
+            if cell is not None:
+                self.reused += 1
+                return cell
+        cell = compute()
+        tables = cell if isinstance(cell, dict) else {"": cell}
+        payload = {name: {"rows": t.to_dict("records"), "n_rows": len(t), "columns": list(t.columns)}
+                   for name, t in tables.items()}
+        write_atomic(path, json.dumps({"key": self.full_key(key), "multi": isinstance(cell, dict),
+                                       "tables": payload}, default=str))
+        self.computed += 1
+        return cell
+
+    @staticmethod
+    def _read(path: Path) -> Cell | None:
+        try:
+            stored = json.loads(path.read_text())
+            tables = {}
+            for name, t in stored["tables"].items():
+                if len(t["rows"]) != t["n_rows"]:
+                    raise ValueError(f"{len(t['rows'])} rows where {t['n_rows']} were written")
+                tables[name] = pd.DataFrame(t["rows"], columns=t["columns"])
+        except (ValueError, KeyError, TypeError, OSError) as error:
+            warnings.warn(f"cached cell {path} is damaged ({error}); recomputing it", stacklevel=3)
+            return None
+        return tables if stored["multi"] else tables[""]

@@ -1,0 +1,23 @@
+"""The held-out ICL score the trainer's curve, the probes and the evidence tests share."""
+
+from __future__ import annotations
+
+from torch import nn
+
+from interp.scoring import score_task
+from interp.suite.recipe import ICL_EVAL_SHOTS
+from interp.tasks import get_task
+
+
+def icl_scores(model: nn.Module, tokenizer, n: int = 200) -> tuple[float, float]:
+    """(0-shot, 8-shot) accuracy on held-out ``icl`` prompts: the prompts (``seed=1``) on which
+    ``tests/test_suite.py`` holds the shipped models to 8-shot >= 0-shot + 0.20.
+
+    >>> zero, eight = icl_scores(model, tokenizer)  # doctest: +SKIP
+    """
+    zero, eight = (
+        score_task(model, get_task("icl", n=n, seed=1, split="test", shots=k),
+                   tokenizer=tokenizer, progress=False).accuracy
+        for k in ICL_EVAL_SHOTS
+    )
+    return zero, eight
