@@ -21,7 +21,7 @@ import interp
 from interp.arch import family_of
 from interp.scoring import evaluate
 from interp.params import parameter_count
-from interp.runs.files import ResultCache
+from interp.runs.cache import ResultCache
 from interp.analysis.scaling import chance_accuracy
 from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
 from interp.tasks.base import Task

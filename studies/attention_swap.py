@@ -16,6 +16,7 @@ Real checkpoints:
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import sys
 import time
 
@@ -69,7 +70,8 @@ def run(args) -> int:
 
     import interp
     from interp import swap_study
-    from interp.runs.files import ResultCache, write_atomic
+    from interp.runs.cache import ResultCache
+    from interp.runs.files import write_atomic
 
     started = time.time()
     torch.manual_seed(args.seed)
@@ -82,7 +84,7 @@ def run(args) -> int:
         raise ValueError("give both --models and --donors to choose swap pairs, or neither")
     else:
         pairs = DEFAULT_PAIRS
-    cache = ResultCache(args.out / "cells", force=args.force)
+    cache = ResultCache(args.out / "cells", study=Path(__file__).stem, force=args.force)
     models = swap_study.ModelPool(device=args.device, dtype=args.dtype)
     sweep = swap_study.Sweep(models, tasks, cache, batch_size=args.batch_size, seed=args.seed,
                              heads=args.heads)
@@ -101,7 +103,8 @@ def run(args) -> int:
 
     save_table(results, args.out / "results.csv")
     save_table(scaling, args.out / "scaling.csv")
-    gap = interp.scaling.confidence_competence(scaling)
+    from interp.analysis.scaling import confidence_competence
+    gap = confidence_competence(scaling)
     save_table(gap, args.out / "confidence_competence.csv")
     figures = swap_study.draw_figures(results, scaling, args.out)
     write_atomic(args.out / "results.json", swap_study.run_record(

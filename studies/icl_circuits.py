@@ -109,7 +109,8 @@ def run(args) -> int:
     import torch
 
     from interp.training.finetune import FineTuneConfig, variants
-    from interp.runs.files import ResultCache, save_table, write_atomic
+    from interp.runs.cache import ResultCache
+    from interp.runs.files import save_table, write_atomic
     from interp.tasks import get_task
 
     started = time.time()
@@ -126,7 +127,7 @@ def run(args) -> int:
     eval_tasks = {(name, k): get_task(name, n=args.n, seed=args.seed, split="test", shots=k)
                   for name in [args.target_task, *args.heldout_tasks] for k in args.shots}
     get_task(args.target_task, n=2, split="train", shots=args.fs_shots)  # fail early if unfit
-    cache = ResultCache(args.out / "cells", force=args.force)
+    cache = ResultCache(args.out / "cells", study=Path(__file__).stem, force=args.force)
     weights = args.out / "cells" / "weights"
     state = dict(trained=0, reused=0)
 

@@ -26,6 +26,7 @@ split by name (``rare_*`` tasks are rare, all others frequent).
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import shutil
 import sys
 import time
@@ -188,13 +189,14 @@ def run(args) -> int:
 
     import interp
     from interp import interference as I
-    from interp.runs.files import ResultCache, save_table, write_atomic
+    from interp.runs.cache import ResultCache
+    from interp.runs.files import save_table, write_atomic
     from interp.tasks import get_task
 
     started = time.time()
     torch.manual_seed(args.seed)
     plan = resolve_plan(args)
-    cache = ResultCache(args.out / "cells", force=args.force)
+    cache = ResultCache(args.out / "cells", study=Path(__file__).stem, force=args.force)
     load = dict(device=args.device, dtype=args.dtype)
     ladder_tasks = [get_task(t, n=args.n, seed=args.seed) for t in plan["rare"]]
     base_key = dict(study="task_interference", v=1, seed=args.seed)

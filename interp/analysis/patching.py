@@ -24,7 +24,7 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from interp.attention import AttentionSlot, attention_modules, identity, installed
+from interp.attention import AttentionSlot, attention_modules, installed, plain_model
 from interp.scoring import encode_pair, score_task
 from interp.interventions import PatternSwap, ValueSwap
 from interp.tasks.base import Task
