@@ -2,10 +2,10 @@
 
 For each shape, two random-weight models (recipient, donor; same shape, other seeds), every
 layer swapped, index head mapping, and three routes timed in interleaved repetitions:
-  floor   a minimal plain-HF swap written here, independent of interp.swap: its own attention
+  floor   a minimal plain-HF swap written here, independent of interp.interventions: its own attention
           function (registered as "swap_floor") keeps the donor's patterns, stops the donor
           after the last layer, and in the recipient uses them without computing its own;
-  engine  interp.swap.PatternSwap(recipient_bridge, donor_bridge);
+  engine  interp.interventions.PatternSwap(recipient_bridge, donor_bridge);
   bridge  donor_bridge.run_with_cache(patterns), then recipient_bridge.run_with_hooks(replace).
 Medians (ms), ratios, peak memory above the weights (CUDA only), the largest logit difference
 of engine and bridge from the floor, and how far the swap moves the logits (so agreement means

@@ -20,6 +20,7 @@ from typing import Callable, Union
 
 import pandas as pd
 
+from interp.loading import fingerprint
 from interp.runs.files import write_atomic
 
 Cell = Union[pd.DataFrame, dict[str, pd.DataFrame]]
@@ -68,8 +69,6 @@ class ResultCache:
     @staticmethod
     def model_key(name: str) -> dict:
         """What a model contributes to a key: its name and a fingerprint of its weights."""
-        from interp.loading import fingerprint
-
         return {"model": name, "weights": fingerprint(name)}
 
     def get(self, key: dict, compute: Callable[[], Cell]) -> Cell:

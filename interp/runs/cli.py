@@ -39,16 +39,19 @@ def add_common_flags(parser: argparse.ArgumentParser, *, out: str, tasks: bool =
     parser.add_argument("--out", type=Path, default=Path(out), help=f"output folder (default {out})")
     parser.add_argument("--force", action="store_true",
                         help="recompute cached result cells instead of resuming")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default 1: more threads collapse when another "
+                             "process holds a core; see the README)")
 
 
-COMMON = ("n", "device", "dtype", "batch_size", "seed", "out", "force")
+COMMON = ("n", "device", "dtype", "batch_size", "seed", "out", "force", "threads")
 
 
 def common_settings(args: argparse.Namespace) -> dict:
     """The shared flags as ``StudyConfig`` keyword arguments.
 
     >>> common_settings(argparse.Namespace(n=5, device=None, dtype=None, batch_size=4, seed=0,
-    ...                                    out="x", force=False))["n"]
+    ...                                    out="x", force=False, threads=None))["n"]
     5
     """
     return {k: getattr(args, k) for k in COMMON}

@@ -1,20 +1,17 @@
-"""One seaborn style for every figure, and saving as PNG + PDF in one call."""
+"""One seaborn style for every figure, and saving as PNG + PDF in one call.
+
+Headless runs (CI, servers, ``make study``) need no backend setting: without a display,
+matplotlib falls back to Agg by itself; in Jupyter the inline backend stays.
+"""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import matplotlib
+import matplotlib.pyplot as plt
+import seaborn as sns
 
-# Figures are files, never windows: studies run headless (CI, servers, make study).
-if not os.environ.get("DISPLAY"):
-    matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt  # noqa: E402
-import seaborn as sns  # noqa: E402
-
-from interp.runs.files import atomic_path  # noqa: E402
+from interp.runs.files import atomic_path
 
 PALETTE = "colorblind"
 FAMILY_COLORS = {"pythia": "#0173b2", "opt": "#de8f05"}

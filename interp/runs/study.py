@@ -48,18 +48,67 @@ class StudyConfig:
     dtype: Optional[str] = None
     batch_size: int = 16
     force: bool = False
+    threads: Optional[int] = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "out", Path(self.out))
-        if str(self.out) in ("", "."):
+        if str(self.out).strip() in ("", "."):
             raise ValueError("out must name a folder for the results (not empty or '.'), e.g. figures/mine")
+        object.__setattr__(self, "out", Path(self.out))
         for name in ("n", "batch_size"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be >= 1, got {self.threads}")
+        check_device(self.device)
         self.validate()
 
     def validate(self) -> None:
         """The study's own checks; raise ``ValueError`` with one line naming the fix."""
+
+
+def check_device(device: Optional[str]) -> None:
+    """Refuse a device this torch cannot use, before any model loads (one line, the fix).
+
+    >>> check_device("cpu")
+    >>> check_device("tpu")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown device 'tpu': use cpu, cuda or cuda:N (mps on Apple)
+    """
+    import torch
+
+    if device is None:
+        return
+    try:
+        parsed = torch.device(device)
+    except RuntimeError:
+        raise ValueError(f"unknown device {device!r}: use cpu, cuda or cuda:N (mps on Apple)") from None
+    if parsed.type == "cpu":
+        if parsed.index not in (None, 0):
+            raise ValueError(f"device {device!r}: torch has one cpu device; use --device cpu")
+        return
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {device!r}: this torch has no CUDA (CPU build or no GPU); "
+                             "use --device cpu, or install a CUDA build of torch")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device {device!r}: only {torch.cuda.device_count()} CUDA device(s) "
+                             "are visible; use cuda:0 ... or check CUDA_VISIBLE_DEVICES")
+        return
+    if parsed.type == "mps" and torch.backends.mps.is_available():
+        return
+    raise ValueError(f"device {device!r} is not available here: use cpu, cuda or cuda:N")
+
+
+def cpu_threads(config: Any) -> int:
+    """Torch CPU threads for a run: ``config.threads``, else 1.
+
+    One thread is the default because torch's intra-op threads collapse when another
+    process holds a core: on a 2-core machine a small evaluation ran 15.7x slower with one
+    busy neighbour at the default thread count and was unaffected on one thread
+    (benchmarks/threads.py measures it, busy core against idle, in one run).
+    """
+    return config.threads or 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +152,7 @@ def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
     import torch
 
     started = time.time()
+    torch.set_num_threads(cpu_threads(config))
     torch.manual_seed(config.seed)
     cache = ResultCache(config.out / "cells", study=study.name, version=study.cache_version,
                         force=config.force)
