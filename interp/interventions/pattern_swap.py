@@ -292,7 +292,7 @@ class PatternSwap(nn.Module):
         """Fit the ``heads="match"`` maps once, on ``tokens``, and use them for every forward.
 
         Without it each forward matches heads on its own batch, so a result can depend on how
-        examples were batched. ``interp.swap_study`` calibrates on one sequence built from
+        examples were batched. A study calibrates on one sequence built from
         the task's prompts (``calibration_tokens``). Other head maps are fixed already.
 
         >>> swap = PatternSwap(recipient, donor, heads="match")  # doctest: +SKIP

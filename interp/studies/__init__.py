@@ -1,0 +1,1 @@
+"""One package per study; each exposes STUDY (interp.runs.study)."""

@@ -1,0 +1,166 @@
+"""The attention-swap cells: one (recipient, donor, condition, layers, alpha, task) result each.
+
+Every cell is computed once through ``interp.interventions.PatternSwap`` and cached by the
+run's ``ResultCache``; the recipient's base runs through the same eager path, so the
+self-swap control can be held to exactly zero change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+import pandas as pd
+
+import interp
+from interp.analysis.scaling import chance_accuracy
+from interp.arch import family_of
+from interp.interventions import PatternSwap, calibration_tokens
+from interp.params import parameter_count
+from interp.runs.cache import ResultCache
+from interp.scoring import evaluate
+from interp.studies.attention_swap.config import CONTROLS
+from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
+from interp.tasks.base import Task
+
+CALIBRATION_PROMPTS = 32  # prompts of the task joined into the sequence head maps are fit on
+
+
+def build_tasks(names: list[str], *, n: int, seed: int, mmlu: Optional[Path] = None,
+                qqp: Optional[Path] = None) -> list[Task]:
+    """Tasks by name, plus MMLU / GLUE QQP from local files when given.
+
+    >>> [t.name for t in build_tasks(["arithmetic_add"], n=5, seed=0)]
+    ['arithmetic_add']
+    """
+    tasks = [get_task(name, n=n, seed=seed) for name in names]
+    if mmlu is not None:
+        full = load_mmlu_csv(mmlu)
+        tasks.append(Task(full.name, full.kind, full.scoring, full.examples[:n]))
+    if qqp is not None:
+        full = load_qqp_tsv(qqp)
+        tasks.append(Task(full.name, full.kind, full.scoring, full.examples[:n]))
+    if not tasks:
+        raise ValueError("no tasks: pass --tasks, --mmlu or --qqp")
+    return tasks
+
+
+@dataclass
+class ModelPool:
+    """Loads each named model once (self-test included) and remembers it."""
+
+    device: Optional[str] = None
+    dtype: Optional[str] = None
+    loaded: dict[str, Any] = field(default_factory=dict)
+
+    def __call__(self, name: str):
+        if name not in self.loaded:
+            self.loaded[name] = interp.load_model(name, device=self.device, dtype=self.dtype)
+        return self.loaded[name]
+
+    def family(self, name: str) -> str:
+        """The model family of ``name`` (``interp.arch.family_of``)."""
+        return family_of(self(name))
+
+    def parameters(self, name: str) -> int:
+        """The parameter count of ``name``."""
+        return parameter_count(self(name))
+
+
+@dataclass
+class Sweep:
+    """Computes (or reuses) result cells; each method returns tidy rows.
+
+    >>> import tempfile
+    >>> cache = ResultCache(tempfile.mkdtemp(), study="attention_swap")
+    >>> sweep = Sweep(ModelPool(), build_tasks(["qqp"], n=4, seed=0), cache)
+    >>> sweep.controls("suite/pythia-s1").condition.unique().tolist()
+    ['base', 'control:self', 'control:other_input', 'control:uniform', 'control:shuffle_heads']
+    """
+
+    models: ModelPool
+    tasks: list[Task]
+    cache: ResultCache
+    batch_size: int = 16
+    seed: int = 0
+    heads: str = "match"
+
+    def _engine(self, task: Task, recipient: str, donor: str, condition: str, **swap) -> PatternSwap:
+        if condition == "base":
+            return PatternSwap.base(self.models(recipient))
+        engine = PatternSwap(self.models(recipient),
+                             None if donor == recipient else self.models(donor),
+                             heads=self.heads, seed=self.seed, **swap)
+        # One head map per (recipient, donor, task), not one per batch: results must not
+        # depend on how evaluate batches the examples.
+        n_ctx = engine.recipient_model.config.max_position_embeddings
+        engine.match_heads_on(calibration_tokens(
+            engine.tokenizer, [e.prompt for e in task.examples[:CALIBRATION_PROMPTS]],
+            min(n_ctx, 512)).to(next(engine.recipient_model.parameters()).device))
+        return engine
+
+    def _cell(self, task: Task, *, recipient: str, donor: str, condition: str, layers="all",
+              alpha: float = 1.0, control: Optional[str] = None, swap_layers=None) -> pd.DataFrame:
+        key = dict(recipient=self.cache.model_key(recipient), donor=self.cache.model_key(donor),
+                   condition=condition, layers=str(layers), alpha=alpha, heads=self.heads,
+                   task=task.name, n=len(task), seed=self.seed, control=control)
+
+        def compute() -> pd.DataFrame:
+            engine = self._engine(task, recipient, donor, condition, layers=swap_layers,
+                                  alpha=alpha, control=control)
+            rows = evaluate(engine, [task], condition=condition, name=recipient,
+                            batch_size=self.batch_size)
+            return rows.assign(donor=donor, layers=str(layers), alpha=alpha)
+
+        return self.cache.get(key, compute)
+
+    def _each_task(self, **cell) -> pd.DataFrame:
+        return pd.concat([self._cell(t, **cell) for t in self.tasks], ignore_index=True)
+
+    def base(self, recipient: str) -> pd.DataFrame:
+        """The recipient on its own patterns, through the swap engine's eager path."""
+        return self._each_task(recipient=recipient, donor=recipient, condition="base", alpha=0.0,
+                               layers="none")
+
+    def scaling(self, ladder: list[str]) -> pd.DataFrame:
+        """Base accuracy and loss of every model in the ladder, with size and family."""
+        frames = [self.base(name).assign(family=self.models.family(name),
+                                         parameters=self.models.parameters(name))
+                  for name in ladder]
+        table = pd.concat(frames, ignore_index=True)
+        chance = {t.name: chance_accuracy(t) for t in self.tasks}
+        return table.assign(chance=table.task.map(chance))
+
+    def controls(self, recipient: str) -> pd.DataFrame:
+        """Self-swap (same input), another input's patterns, uniform, head-shuffled."""
+        frames = [self.base(recipient)]
+        for control in CONTROLS:
+            frames.append(self._each_task(
+                recipient=recipient, donor=recipient, condition=f"control:{control}",
+                control=None if control == "self" else control))
+        return pd.concat(frames, ignore_index=True)
+
+    def swap(self, recipient: str, donor: str, kind: str) -> pd.DataFrame:
+        """The recipient on the donor's patterns in every layer; condition ``swap:<kind>``."""
+        return self._each_task(recipient=recipient, donor=donor, condition=f"swap:{kind}")
+
+    def alpha_curve(self, recipient: str, donor: str, alphas: list[float]) -> pd.DataFrame:
+        """Blends ``(1-alpha)*own + alpha*donor`` in every layer, one cell per alpha."""
+        return pd.concat([self._each_task(recipient=recipient, donor=donor, condition="alpha",
+                                          alpha=a) for a in alphas], ignore_index=True)
+
+    def layer_sweeps(self, recipient: str, donor: str) -> pd.DataFrame:
+        """Single-layer swaps, and cumulative swaps from the bottom and from the top."""
+        n_layers = self.models(recipient).cfg.n_layers
+        frames = []
+        for layer in range(n_layers):
+            frames.append(self._each_task(recipient=recipient, donor=donor, condition="layer",
+                                          layers=layer, swap_layers=[layer]))
+        for k in range(1, n_layers + 1):
+            bottom, top = list(range(k)), list(range(n_layers - k, n_layers))
+            frames.append(self._each_task(recipient=recipient, donor=donor, condition="bottom-up",
+                                          layers=k, swap_layers=bottom))
+            frames.append(self._each_task(recipient=recipient, donor=donor, condition="top-down",
+                                          layers=k, swap_layers=top))
+        return pd.concat(frames, ignore_index=True)
