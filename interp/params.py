@@ -39,7 +39,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "all": COMPONENTS,
     "none": (),
 }
-# Parameter groups of the interference study: layer x {attn_qkv, attn_out, mlp_in, mlp_out}
+# Coarse parameter groups (gradient comparisons): layer x {attn_qkv, attn_out, mlp_in, mlp_out}
 # plus embeddings (input and output).
 GROUP_OF: dict[str, str] = {
     "q": "attn_qkv", "k": "attn_qkv", "v": "attn_qkv", "o": "attn_out",
@@ -59,7 +59,7 @@ class ParamSlice:
 
     @property
     def group(self) -> str:
-        """The interference study's group name: ``L2.attn_qkv``, ``embed``.
+        """The coarse group name: ``L2.attn_qkv``, ``embed``.
 
         >>> ParamSlice("x", "v", 2).group
         'L2.attn_qkv'
@@ -178,7 +178,7 @@ def component_masks(
 
 
 def group_slices(model: nn.Module) -> dict[str, list[ParamSlice]]:
-    """Slices by interference group (``L0.attn_qkv``, ``L0.attn_out``, ..., ``embed``), no norms.
+    """Slices by coarse group (``L0.attn_qkv``, ``L0.attn_out``, ..., ``embed``), no norms.
 
     >>> import interp
     >>> list(group_slices(interp.load_hf_model("suite/pythia-s1")))

@@ -1,14 +1,15 @@
 """Task gradients on an HF model's own weights, compared per parameter group.
 
-The interference study (arXiv 2605.29548) asks whether the gradient of a rare task points the
-same way as the gradients of the frequent tasks, and where in the network. Every function here
-takes a plain HF causal LM (``interp.load_hf_model``), never a TransformerBridge, so GPT-NeoX's
-fused QKV gradient lands in the real ``query_key_value`` rows that ``interp.params`` names.
+Whether the gradient of one task points the same way as the gradients of others, and where
+in the network. Every function here takes a plain HF causal LM (``interp.load_hf_model``),
+never a TransformerBridge, so GPT-NeoX's fused QKV gradient lands in the real
+``query_key_value`` rows that ``interp.params`` names.
 
 - ``task_gradient``: mean answer-token loss gradient over a task's instances (a direction).
 - ``group_cosines``: cosine of two gradients in each group (``L0.attn_qkv`` ... ``embed``).
-- ``token_split_gradient``: a mixed batch's LM gradient split into the part from the rare-task
-  tokens and the part from all other tokens; the two parts sum to the full gradient.
+- ``token_split_gradient``: a batch's LM gradient split into the part from the marked tokens
+  (e.g. an inserted task block) and the part from all other tokens; the two sum to the full
+  gradient.
 - ``diagonal_fisher`` and ``fisher_overlap``: which parameters matter to each task, and how
   much the two most-important sets share.
 """
@@ -22,16 +23,16 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
-from interp.scoring import encode_pair
 from interp.params import check_groups, group_slices, hf_model
+from interp.scoring import encode_pair
+from interp.tasks.base import Task
+from interp.types import TargetMask, Tokens
 
 __all__ = [
     "ALL", "Gradient", "add", "answer_batch", "check_groups", "cosine", "diagonal_fisher",
     "fisher_overlap", "group_cosines", "group_vectors", "lm_gradient", "mean_gradient",
     "task_gradient", "token_losses", "token_split_gradient", "vector_cosines",
 ]
-from interp.tasks.base import Task
-from interp.types import TargetMask, Tokens
 
 # Parameter name (as in model.named_parameters()) -> a tensor of that parameter's shape.
 Gradient = dict[str, Float[Tensor, "..."]]
@@ -123,15 +124,15 @@ def token_split_gradient(
 
     The LM loss is the mean over every predicted token (``model(tokens, labels=tokens).loss``
     with no padding); its gradient is exactly the sum of the two parts, each the gradient of
-    its tokens' summed loss over the same count. ``task_mask[b, t]`` marks the tokens of the
-    injected rare-task block.
+    its tokens' summed loss over the same count. ``task_mask[b, t]`` marks the task's tokens
+    (e.g. of an inserted block).
 
     >>> g_task, g_other = token_split_gradient(model, tokens, block_mask)  # doctest: +SKIP
     """
     model = hf_model(model)
     if not task_mask[:, 1:].any():
         raise ValueError("task_mask marks no predicted token: the batch holds no task tokens "
-                         "(inject a rare block, or mark its positions)")
+                         "(insert a task block, or mark its positions)")
     device = next(model.parameters()).device
     tokens, task_mask = tokens.to(device), task_mask.to(device)
     losses = token_losses(model, tokens)
@@ -163,7 +164,7 @@ def add(a: Gradient, b: Gradient) -> Gradient:
 
 
 def mean_gradient(gradients: Sequence[Gradient]) -> Gradient:
-    """Equal-weight mean of several gradients (e.g. of several frequent tasks).
+    """Equal-weight mean of several gradients (e.g. of several tasks).
 
     >>> mean_gradient([{"w": torch.zeros(1)}, {"w": torch.ones(1)}])["w"].item()
     0.5

@@ -146,8 +146,9 @@ class Outcome:
 def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
     """Run ``study`` on ``config`` and write everything under ``config.out``.
 
-    >>> from interp.studies import attention_swap  # doctest: +SKIP
-    >>> run_study(attention_swap.STUDY, attention_swap.Config(n=20))  # doctest: +SKIP
+    ``study`` is any package under ``interp/studies/``:
+
+    >>> outcome = run_study(study.STUDY, study.Config(out="/tmp/interp-doctest-swap", n=20))  # doctest: +SKIP
     """
     import torch
 

@@ -6,7 +6,7 @@ colors -> wug), so a model can learn it in its weights and answer with no demons
 
     horse ->            answer " dax", choices (" dax", " wug")
 
-This is the zero-shot target task of the ICL-preservation study (studies/icl_circuits.py),
+This is a zero-shot fine-tuning target for the ICL-preservation setting (arXiv 2602.23197),
 the language analogue of fine-tuning on one regression vector theta0:
 - ``icl_fixed``: demonstrations (``shots`` > 0) follow the same fixed mapping (theta0);
 - ``icl_fixed_flipped``: demonstrations follow the reversed mapping (animals -> wug,

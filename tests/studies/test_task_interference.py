@@ -1,9 +1,8 @@
-"""studies/task_interference.py end to end on the smallest suite models: outputs, resume,
-determinism, continued training with injections, and one-line errors."""
+"""The task-interference study end to end on the smallest suite models, in process: outputs,
+resume, determinism, continued training with injections, and one-line errors."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -15,30 +14,37 @@ import pytest
 import torch
 
 import interp
-from interp import interference as I
+from interp.runs.study import run_study
+from interp.studies.task_interference import (
+    STUDY,
+    Config,
+    ContinuedTraining,
+    continue_training,
+    injection_effects,
+    matched_frequency_plan,
+    mixture_sequences,
+    upsampled_plan,
+)
 from interp.tasks import get_task
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "studies" / "task_interference.py"
-SMALL = ["--models", "suite/pythia-s1", "suite/pythia-s2", "--checkpoints", "none",
-         "--train-models", "suite/pythia-s1", "--recovery-models", "suite/pythia-s1",
-         "--rare-tasks", "rare_comparison_0", "rare_comparison_4", "rare_modadd_0",
-         "--n", "12", "--grad-n", "8", "--fisher-n", "3", "--gaps", "0", "4",
-         "--train-steps", "16", "--burn-in", "4", "--recovery-steps", "12", "--factors", "1", "64",
-         "--eval-n", "12", "--train-batch", "8"]
+SMALL = dict(models=("suite/pythia-s1", "suite/pythia-s2"), checkpoints=("none",),
+             train_models=("suite/pythia-s1",), recovery_models=("suite/pythia-s1",),
+             rare_tasks=("rare_comparison_0", "rare_comparison_4", "rare_modadd_0"),
+             n=12, grad_n=8, fisher_n=3, gaps=(0, 4), train_steps=16, burn_in=4,
+             recovery_steps=12, factors=(1, 64), eval_n=12, train_batch=8)
+TABLES = ["ladder", "cosines", "token_split", "fisher", "forget", "recovery", "results"]
 
 
-def study():
-    spec = importlib.util.spec_from_file_location("task_interference", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def record(out: Path) -> dict:
+    return json.loads((out / "results.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("interference")
-    assert study().main(SMALL + ["--out", str(out)]) == 0
+    run_study(STUDY, Config(out=out, **SMALL), quiet=True)
     return out
 
 
@@ -59,30 +65,51 @@ def test_outputs_tables_and_figures(first_run):
     split = pd.read_csv(first_run / "token_split.csv")
     assert set(split.part) == {"batch", "task_tokens", "other_tokens"}
     assert split.cosine.between(-1, 1).all()
+    assert "reference" not in split.columns  # a dict cell: no columns of the other tables
     forget = pd.read_csv(first_run / "forget.csv")
     assert set(forget.variant) == {0, 4}
     assert forget[forget.variant == 0].injected.sum() == 0
     # 4 blocks every 4 steps from step 4 of 16: injections before steps 5, 9, 13.
     assert forget[(forget.variant == 4) & (forget.injected > 0)].step.tolist() == [5, 9, 13]
     assert forget.rare_loss.notna().all()  # traced after every step
-    record = json.loads((first_run / "results.json").read_text())
-    assert record["config"]["grad_n"] == 8 and "torch" in record["versions"]
-    assert "recovery_final_accuracy" in record["summary"]
+    found = record(first_run)
+    assert found["config"]["grad_n"] == 8 and "torch" in found["versions"]
+    assert "recovery_final_accuracy" in found["summary"]
+    assert found["plan"]["gradient_tasks"] == ["rare_comparison_0", "rare_comparison_4",
+                                               "rare_modadd_0"]
 
 
-def test_rerun_resumes_and_reproduces(first_run, tmp_path, capsys):
-    tables = ["ladder", "cosines", "token_split", "fisher", "forget", "recovery"]
-    before = {t: pd.read_csv(first_run / f"{t}.csv") for t in tables}
-    capsys.readouterr()
-    assert study().main(SMALL + ["--out", str(first_run)]) == 0
-    assert " 0 cells computed" in capsys.readouterr().out
-    for t in tables:
+def test_master_table_and_captions_come_from_the_tables(first_run):
+    results = pd.read_csv(first_run / "results.csv")
+    assert set(results.experiment) == {"ladder", "gradients", "token_split", "fisher", "forget",
+                                       "injections", "recovery"}
+    ladder = pd.read_csv(first_run / "ladder.csv").set_index(["model", "task"])
+    acc = results[(results.experiment == "ladder") & (results.measure == "accuracy")]
+    for row in acc.itertuples():
+        assert row.value == pytest.approx(ladder.loc[(row.model, row.task), "accuracy"])
+    final = results[(results.experiment == "forget") & (results.condition == "gap 4")]
+    assert final.value.item() == pytest.approx(record(first_run)["summary"][
+        "forget_final_rare_loss"]["suite/pythia-s1 gap 4"], abs=1e-4)
+    text = (first_run / "CAPTIONS.md").read_text()
+    for stem in ("ladder_heatmap", "gradient_cosines_groups", "token_split", "fisher_overlap",
+                 "update_forget", "forgetting_summary", "recovery", "results.csv"):
+        assert stem in text, stem
+    means = ladder.reset_index().query("kind == 'comparison'").groupby("model").accuracy.mean()
+    assert f"The mean over the copies is {means.iloc[0]:.3f}, {means.iloc[1]:.3f}" in text
+
+
+def test_rerun_resumes_and_reproduces(first_run, tmp_path):
+    before = {t: pd.read_csv(first_run / f"{t}.csv") for t in TABLES}
+    run_study(STUDY, Config(out=first_run, **SMALL), quiet=True)
+    assert record(first_run)["cells"]["computed"] == 0
+    for t in TABLES:
         pd.testing.assert_frame_equal(pd.read_csv(first_run / f"{t}.csv"), before[t])
+    assert not [p for p in (first_run / "cells").iterdir() if p.is_dir()], "states are removed"
     # A fresh folder recomputes every cell and gets the same numbers (deterministic on CPU).
-    fresh = SMALL + ["--out", str(tmp_path), "--experiments", "gradients", "forget",
-                     "--models", "suite/pythia-s1"]
-    assert study().main(fresh) == 0
-    assert " 0 reused" in capsys.readouterr().out
+    fresh = Config(out=tmp_path, **{**SMALL, "models": ("suite/pythia-s1",)},
+                   experiments=("gradients", "forget"))
+    run_study(STUDY, fresh, quiet=True)
+    assert record(tmp_path)["cells"]["reused"] == 0
     for t in ("cosines", "token_split", "forget"):
         expected = before[t][before[t].model == "suite/pythia-s1"].reset_index(drop=True)
         pd.testing.assert_frame_equal(pd.read_csv(tmp_path / f"{t}.csv"), expected)
@@ -91,12 +118,12 @@ def test_rerun_resumes_and_reproduces(first_run, tmp_path, capsys):
 def _continue(steps, plan, state_dir=None, save_every=25):
     model = interp.load_hf_model("suite/pythia-s1")
     focus = get_task("rare_comparison_4", n=16, seed=0, split="train")
-    seqs = I.mixture_sequences("suite/pythia-s1", model.tokenizer, steps * 8, seed=1,
-                               exclude=["rare_comparison_4"])
-    config = I.ContinuedTraining(steps=steps, batch_size=8, lr=3e-3, warmup=2,
-                                 save_every=save_every)
-    return I.continue_training(model, seqs, plan, "rare_comparison_4", focus, config,
-                               state_dir=state_dir, progress=False)
+    seqs = mixture_sequences("suite/pythia-s1", model.tokenizer, steps * 8, seed=1,
+                             exclude=["rare_comparison_4"])
+    config = ContinuedTraining(steps=steps, batch_size=8, lr=3e-3, warmup=2,
+                               save_every=save_every)
+    return continue_training(model, seqs, plan, "rare_comparison_4", focus, config,
+                             state_dir=state_dir, progress=False)
 
 
 def test_interrupted_training_resumes_to_the_same_numbers(tmp_path):
@@ -105,6 +132,7 @@ def test_interrupted_training_resumes_to_the_same_numbers(tmp_path):
     _continue(10, plan, state_dir=tmp_path, save_every=5)  # leaves the state of step 5
     state = torch.load(tmp_path / "state.pt", weights_only=False)
     assert state["step"] == 5 and len(state["rows"]) == 6
+    assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]  # no temporary left behind
     state["rows"][0]["train_loss"] = 123.0  # a marker: a resumed run keeps the saved rows
     torch.save(state, tmp_path / "state.pt")
     resumed = _continue(10, plan, state_dir=tmp_path, save_every=5)
@@ -124,39 +152,46 @@ def test_an_injection_lowers_the_loss_on_its_instances():
 def test_injection_effects_measure_drop_and_half_life():
     trace = pd.DataFrame(dict(step=range(10),
                               rare_loss=[2.0, 2.0, 1.0, 1.2, 1.6, 2.0, 2.0, 1.5, 1.5, 1.5]))
-    effects = I.injection_effects(trace, {1: 4, 6: 4}).set_index("injection_step")
+    effects = injection_effects(trace, {1: 4, 6: 4}).set_index("injection_step")
     assert effects.loc[1, "drop"] == 1.0 and effects.loc[1, "half_life"] == pytest.approx(1.75)
     assert effects.loc[6, "censored"] and pd.isna(effects.loc[6, "half_life"])
 
 
 def test_plans():
-    assert I.matched_frequency_plan(12, 4, start=2) == {2: 4, 6: 4, 10: 4}
-    assert I.matched_frequency_plan(12, 0) == {}
-    low = I.upsampled_plan(400, 16, 0.001, 1)
-    high = I.upsampled_plan(400, 16, 0.001, 64)
+    assert matched_frequency_plan(12, 4, start=2) == {2: 4, 6: 4, 10: 4}
+    assert matched_frequency_plan(12, 0) == {}
+    low = upsampled_plan(400, 16, 0.001, 1)
+    high = upsampled_plan(400, 16, 0.001, 64)
     assert sum(high.values()) > 10 * max(1, sum(low.values()))
-    assert I.upsampled_plan(400, 16, 0.001, 64) == high  # seeded: the same plan every time
+    assert upsampled_plan(400, 16, 0.001, 64) == high  # seeded: the same plan every time
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--rare-tasks", "arithmetic_add"], "not a rare ladder task"),
-    (["--focus-task", "qqp"], "not a rare ladder task"),
-    (["--models", "suite/pythia-s1", "--experiments", "gradients", "--groups", "L3.mlp_in"],
-     "has no parameter group 'L3.mlp_in'"),
-    (["--models", "suite/pythia-s9"], "unknown suite model"),
-    (["--tasks", "rare_comparison_0"], "--tasks needs both kinds"),
-    (["--gaps", "32"], "--gaps must be between 0 and --train-batch"),
-    (["--n", "0"], "--n must be at least 1"),
-    (["--train-models", "{neox}", "--experiments", "forget"], "pass --lr"),
+@pytest.mark.parametrize("settings, message", [
+    (dict(rare_tasks=("arithmetic_add",)), "not a rare ladder task"),
+    (dict(focus_task="qqp"), "not a rare ladder task"),
+    (dict(models=("suite/pythia-s9",)), "unknown suite model"),
+    (dict(tasks=("rare_comparison_0",)), "--tasks needs both kinds"),
+    (dict(tasks=("no_such_task", "rare_comparison_0")), "unknown task 'no_such_task'"),
+    (dict(gaps=(32,)), "--gaps must be between 0 and --train-batch"),
+    (dict(n=0), "n must be >= 1"),
+    (dict(grad_n=0), "--grad-n must be at least 1"),
+    (dict(train_models=("{neox}",), experiments=("forget",)), "pass --lr"),
 ])
-def test_bad_input_is_one_line_not_a_traceback(flags, message, tmp_path, checkpoint_dirs,
-                                               capsys):
-    flags = [f.format(neox=checkpoint_dirs["neox"]) for f in flags]
-    with pytest.raises(SystemExit) as exit_info:
-        study().main(flags + ["--out", str(tmp_path)])
-    assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1].startswith("error: ") and message in err[-1]
+def test_bad_settings_are_refused_before_any_work(settings, message, tmp_path, checkpoint_dirs):
+    settings = {k: tuple(v.format(neox=checkpoint_dirs["neox"]) if isinstance(v, str) else v
+                         for v in vals) if isinstance(vals, tuple) else vals
+                for k, vals in settings.items()}
+    with pytest.raises((ValueError, OSError), match=message) as error:
+        Config(out=tmp_path, **settings)
+    assert "\n" not in str(error.value)
+
+
+def test_a_missing_parameter_group_fails_before_any_gradient(tmp_path):
+    config = Config(out=tmp_path, models=("suite/pythia-s1",), experiments=("gradients",),
+                    groups=("L3.mlp_in",))
+    with pytest.raises(ValueError, match="has no parameter group 'L3.mlp_in'"):
+        run_study(STUDY, config, quiet=True)
+    assert not list(tmp_path.glob("*.csv"))
 
 
 def test_a_bad_flag_in_a_fresh_process_prints_no_traceback(tmp_path):
@@ -165,3 +200,4 @@ def test_a_bad_flag_in_a_fresh_process_prints_no_traceback(tmp_path):
                          env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "not a rare ladder task" in out.stderr
+    assert out.stderr.strip().splitlines()[-1].startswith("error: ")

@@ -1,4 +1,4 @@
-"""interp.gradients on the smallest suite models: exact identities, group layout, errors."""
+"""interp.analysis.gradients on the smallest suite models: exact identities, group layout, errors."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import torch
 
 import interp
 from interp.analysis import gradients as G
-from interp.interference import inject_blocks, mixture_sequences
+from interp.studies.task_interference import inject_blocks, mixture_sequences
 from interp.params import group_slices
 from interp.tasks import get_task
 from interp.tasks.base import Task

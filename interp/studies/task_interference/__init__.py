@@ -1,0 +1,57 @@
+"""Task interference: why larger models keep rare tasks that smaller ones lose.
+
+Hypothesis under test (arXiv 2605.29548): in small models the gradients of frequent tasks
+overwrite what a rare task's instances wrote ("update and forget"); larger models master the
+frequent tasks, their pull fades, and rare signals stick. ``studies/task_interference.py`` is
+the CLI. Four experiments, one module each: ``ladder`` (rare-task accuracy over training
+frequency x size), ``gradients`` (rare-task gradients against the frequent tasks' and the
+mixture's, token split, Fisher overlap), ``continued`` (continued training with injected rare
+blocks: matched-frequency forgetting and upsampled recovery).
+
+>>> from interp.runs.study import run_study  # doctest: +SKIP
+>>> run_study(STUDY, Config(out=Path("/tmp/ti"), experiments=("ladder",)))  # doctest: +SKIP
+"""
+
+from pathlib import Path  # noqa: F401  (the docstring's example)
+
+from interp.runs.study import Study
+from interp.studies.task_interference.config import (
+    DEFAULT_FREQUENT,
+    DEFAULT_RARE,
+    EXPERIMENTS,
+    FAMILY_SIZES,
+    Config,
+)
+from interp.studies.task_interference.continued import (
+    ContinuedTraining,
+    continue_training,
+    injection_effects,
+    matched_frequency_plan,
+    upsampled_plan,
+)
+from interp.studies.task_interference.experiment import run
+from interp.studies.task_interference.facts import (
+    continued_lr,
+    corpus_config,
+    extreme_copies,
+    ladder_frequency,
+    model_facts,
+    rare_copy,
+    train_info,
+)
+from interp.studies.task_interference.figures import figures
+from interp.studies.task_interference.gradients import gradient_interference
+from interp.studies.task_interference.ladder import ladder_rows
+from interp.studies.task_interference.mixture import inject_blocks, mixture_sequences
+from interp.studies.task_interference.report import report, summary, summary_text
+from interp.studies.task_interference.results import results_table
+
+STUDY = Study("task_interference", config=Config, run=run, figures=figures, report=report,
+              cache_version=2)
+
+__all__ = ["DEFAULT_FREQUENT", "DEFAULT_RARE", "EXPERIMENTS", "FAMILY_SIZES", "STUDY", "Config",
+           "ContinuedTraining", "continue_training", "continued_lr", "corpus_config",
+           "extreme_copies", "figures", "gradient_interference", "inject_blocks",
+           "injection_effects", "ladder_frequency", "ladder_rows", "matched_frequency_plan",
+           "mixture_sequences", "model_facts", "rare_copy", "report", "results_table", "run",
+           "summary", "summary_text", "train_info", "upsampled_plan"]

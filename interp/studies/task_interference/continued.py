@@ -1,0 +1,218 @@
+"""Experiments 3 and 4: continued training with planned rare-block injections, traced every
+step, resumable from a state file; and what each injection did to the rare loss."""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from interp.runs.files import atomic_path
+from interp.scoring import score_task
+from interp.studies.task_interference.mixture import inject_blocks
+from interp.tasks.base import Task
+from interp.training import NonFiniteLossError, Schedule, batch_at
+from interp.types import Sequences
+
+STATE_FILE = "state.pt"
+
+
+def matched_frequency_plan(steps: int, gap: int, *, start: int = 0) -> dict[int, int]:
+    """``gap`` blocks every ``gap`` steps from ``start``: one block per step on average.
+
+    ``gap=0`` plans no injection (the control).
+
+    >>> matched_frequency_plan(10, 4, start=2)
+    {2: 4, 6: 4}
+    """
+    if gap < 0:
+        raise ValueError(f"gap must be >= 0, got {gap}")
+    if gap == 0:
+        return {}
+    return {s: gap for s in range(start, steps, gap)}
+
+
+def upsampled_plan(steps: int, batch_size: int, frequency: float, factor: float, *,
+                   seed: int = 0) -> dict[int, int]:
+    """Blocks per step when each sequence carries one with probability factor x frequency.
+
+    >>> sum(upsampled_plan(100, 16, 0.01, 4.0).values()) > sum(upsampled_plan(100, 16, 0.01, 1).values())
+    True
+    """
+    p = min(1.0, frequency * factor)
+    # Seeded by the plan's own numbers, so each (frequency, factor) gets its own fixed draws.
+    rng = np.random.default_rng([seed, round(frequency * 1e12), round(factor * 1000)])
+    counts = rng.binomial(batch_size, p, size=steps)
+    return {s: int(c) for s, c in enumerate(counts) if c > 0}
+
+
+@dataclass(frozen=True)
+class ContinuedTraining:
+    """How to keep training: steps, batch, a constant learning rate after a short warmup.
+
+    >>> ContinuedTraining(steps=8, lr=1e-3).schedule().lr_at(7)
+    0.001
+    """
+
+    steps: int
+    batch_size: int = 16
+    lr: float = 1e-3
+    warmup: int = 8
+    eval_every: int = 1
+    save_every: int = 25
+    seed: int = 0
+
+    def schedule(self) -> Schedule:
+        """The constant-after-warmup schedule of ``interp.training``."""
+        return Schedule(steps=self.steps, batch_size=self.batch_size, lr=self.lr,
+                        warmup=self.warmup, final_lr_fraction=1.0)
+
+
+def continue_training(
+    model: nn.Module,
+    sequences: Sequences,
+    plan: dict[int, int],
+    inject_task: str,
+    focus: Task,
+    config: ContinuedTraining,
+    *,
+    state_dir: Optional[Path] = None,
+    trace_injections: bool = True,
+    label: str = "train",
+    progress: bool = True,
+) -> pd.DataFrame:
+    """Train on ``sequences`` with ``plan[step]`` rare blocks injected into batch ``step``.
+
+    Rows (step, injected, train_loss, rare_loss, rare_accuracy): step 0 is before any update,
+    step t after t updates; ``injected`` counts the blocks in the update that led to step t.
+    The focus task (held-out instances) is scored every ``eval_every`` steps and at every step
+    next to an injection (unless ``trace_injections`` is False). With ``state_dir`` (a cell's
+    ``cache.artifacts(key)``) the weights, optimizer and rows are saved to its ``state.pt``
+    every ``save_every`` steps and an interrupted run resumes from them.
+
+    >>> config = ContinuedTraining(steps=16)
+    >>> rows = continue_training(m, seqs, {8: 4}, "rare_comparison_4", task, config)  # doctest: +SKIP
+    """
+    schedule = config.schedule()
+    device = next(model.parameters()).device
+    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.lr,
+                                  weight_decay=schedule.weight_decay, betas=(0.9, 0.95))
+    state_path = None if state_dir is None else Path(state_dir) / STATE_FILE
+    rows, start = _resume(state_path, model, optimizer)
+    torch.manual_seed(config.seed)
+    near_injection = {s + d for s in plan for d in (0, 1, 2)} if trace_injections else set()
+
+    def trace(step: int, injected: int, train_loss: float) -> None:
+        due = step % config.eval_every == 0 or step in near_injection or step == config.steps
+        score = score_task(model, focus, batch_size=64, progress=False) if due else None
+        rows.append(dict(step=step, injected=injected, train_loss=train_loss,
+                         rare_loss=score.mean_loss if score else float("nan"),
+                         rare_accuracy=score.accuracy if score else float("nan")))
+
+    model.eval()  # no dropout in the suite; eval mode keeps scoring and training identical
+    if start == 0:
+        trace(0, 0, float("nan"))
+    bar = tqdm(range(start, config.steps), desc=label, disable=not progress, mininterval=5,
+               leave=False)
+    for step in bar:
+        for group in optimizer.param_groups:
+            group["lr"] = schedule.lr_at(step)
+        tokens = batch_at(sequences, step, config.batch_size)
+        blocks = plan.get(step, 0)
+        if blocks:
+            rng = random.Random(f"{config.seed}/inject/{step}")
+            tokens, _ = inject_blocks(tokens, inject_task, blocks, model.tokenizer, rng)
+        loss = _update(model, optimizer, tokens.to(device), label, step)
+        trace(step + 1, blocks, loss)
+        if state_path is not None and (step + 1) % config.save_every == 0 and step + 1 < config.steps:
+            _save_state(state_path, model, optimizer, rows, step + 1)
+    return pd.DataFrame(rows)
+
+
+def _resume(state_path: Optional[Path], model: nn.Module, optimizer) -> tuple[list[dict], int]:
+    """The rows and step saved in ``state_path`` (weights and optimizer loaded), or a fresh start."""
+    if state_path is None or not state_path.is_file():
+        return [], 0
+    state = torch.load(state_path, weights_only=False)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    return state["rows"], state["step"]
+
+
+def _update(model: nn.Module, optimizer, tokens: Sequences, label: str, step: int) -> float:
+    """One clipped AdamW step on the LM loss of ``tokens``; returns the loss."""
+    loss = model(tokens, labels=tokens).loss
+    if not torch.isfinite(loss):
+        raise NonFiniteLossError(f"{label}: loss is {loss.item()} at step {step}; "
+                                 "lower the learning rate")
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return loss.item()
+
+
+def _save_state(path: Path, model: nn.Module, optimizer, rows: list[dict], step: int) -> None:
+    """Weights, optimizer and rows, written atomically (never half a file)."""
+    with atomic_path(path) as tmp:
+        torch.save(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), rows=rows,
+                        step=step), tmp)
+
+
+def injection_effects(trace: pd.DataFrame, plan: dict[int, int]) -> pd.DataFrame:
+    """Per injection: rare loss before it, the lowest loss before the next, drop, half-life.
+
+    The lowest point, not the next step, is the gain: Adam's momentum keeps moving the
+    weights for a few steps after an injection. ``half_life``: steps from that lowest point
+    until half the drop is lost again (linear interpolation between traced steps); NaN and
+    ``censored`` when the next injection (or the end) comes first. ``kept``: the share of the
+    drop still there when the next injection (or the end) comes.
+
+    >>> t = pd.DataFrame(dict(step=range(6), rare_loss=[2.0, 1.0, 1.2, 1.5, 1.8, 2.0]))
+    >>> injection_effects(t, {0: 1})[["drop", "half_life"]].values.tolist()
+    [[1.0, 2.0]]
+    """
+    loss = trace.set_index("step").rare_loss
+    injections = sorted(plan)
+    rows = []
+    for i, s in enumerate(injections):
+        end = injections[i + 1] if i + 1 < len(injections) else int(loss.index.max())
+        before = loss.get(s, float("nan"))
+        window = loss.loc[s + 1 : end].dropna()
+        if window.empty or math.isnan(before):
+            continue
+        lowest_step = int(window.idxmin())
+        lowest = float(window.min())
+        drop = before - lowest
+        half_life, censored = _half_life(window, lowest_step, lowest, drop)
+        at_next = float(loss.get(end, float("nan")))
+        rows.append(dict(injection_step=s, blocks=plan[s], gap=end - s, before=before,
+                         lowest=lowest, lowest_after=lowest_step - s, drop=drop,
+                         half_life=half_life, censored=censored, loss_at_next=at_next,
+                         kept=(before - at_next) / drop if drop > 0 else float("nan")))
+    return pd.DataFrame(rows, columns=["injection_step", "blocks", "gap", "before", "lowest",
+                                       "lowest_after", "drop", "half_life", "censored",
+                                       "loss_at_next", "kept"])
+
+
+def _half_life(window: pd.Series, lowest_step: int, lowest: float,
+               drop: float) -> tuple[float, bool]:
+    """Steps from the lowest point until half ``drop`` is lost again, and whether censored."""
+    if drop <= 0:
+        return float("nan"), True
+    target = lowest + drop / 2
+    prev_step, prev = lowest_step, lowest
+    for step, value in window.loc[lowest_step:].items():
+        if value >= target:
+            frac = (target - prev) / (value - prev) if value > prev else 0.0
+            return (prev_step + frac * (step - prev_step)) - lowest_step, False
+        prev_step, prev = step, value
+    return float("nan"), True

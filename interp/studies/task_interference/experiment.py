@@ -1,0 +1,185 @@
+"""The four experiments as cached cells, and the master table that gathers their main numbers.
+
+``run(config, cache)`` returns ``ladder``, ``cosines``, ``token_split``, ``fisher``, ``forget``,
+``injections`` and ``recovery`` (those of the experiments asked for) plus ``results``.
+"""
+
+from __future__ import annotations
+
+import shutil
+from typing import Callable, Sequence
+
+import pandas as pd
+import torch
+from tqdm.auto import tqdm
+
+from interp.loading import load_hf_model
+from interp.runs.cache import ResultCache
+from interp.studies.task_interference.config import Config
+from interp.studies.task_interference.continued import (
+    ContinuedTraining,
+    continue_training,
+    injection_effects,
+    matched_frequency_plan,
+    upsampled_plan,
+)
+from interp.studies.task_interference.facts import (
+    continued_lr,
+    corpus_config,
+    ladder_frequency,
+    model_facts,
+)
+from interp.studies.task_interference.gradients import gradient_interference
+from interp.studies.task_interference.ladder import ladder_rows
+from interp.studies.task_interference.mixture import mixture_sequences
+from interp.studies.task_interference.results import results_table
+from interp.tasks import get_task
+from interp.tasks.base import Task
+
+Plan = Callable[[str], dict[int, int]]  # model name -> {step: blocks injected}
+
+
+def run(config: Config, cache: ResultCache) -> dict[str, pd.DataFrame]:
+    """Every table of the experiments in ``config.experiments``, and ``results``."""
+    plan = config.plan()
+    tables: dict[str, pd.DataFrame] = {}
+    if "ladder" in config.experiments:
+        tables["ladder"] = run_ladder(config, cache, plan)
+    if "gradients" in config.experiments:
+        tables.update(run_gradients(config, cache, plan))
+    trainer = Trainer(config, cache)
+    if "forget" in config.experiments:
+        tables.update(run_forget(config, trainer, plan["train_models"]))
+    if "recovery" in config.experiments:
+        tables["recovery"] = run_recovery(config, trainer, plan["recovery_models"])
+    tables["results"] = results_table(tables, focus=config.focus_task)
+    return tables
+
+
+def progress(items: Sequence, label: str):
+    """A tqdm bar over ``items`` (the study's long loops).
+
+    >>> list(progress([1, 2], "x"))
+    [1, 2]
+    """
+    return tqdm(list(items), desc=label, mininterval=5, disable=len(items) < 2)
+
+
+def _load(config: Config, name: str):
+    return load_hf_model(name, device=config.device, dtype=config.dtype)
+
+
+def run_ladder(config: Config, cache: ResultCache, plan: dict) -> pd.DataFrame:
+    """Experiment 1: one cell per model and checkpoint, every rare task on ``n`` instances."""
+    tasks = [get_task(t, n=config.n, seed=config.seed) for t in plan["rare"]]
+
+    def cell(name):
+        return lambda: ladder_rows(name, _load(config, name), tasks, batch_size=config.batch_size)
+
+    return pd.concat(
+        [cache.get(dict(exp="ladder", **cache.model_key(name), tasks=plan["rare"], n=config.n,
+                        seed=config.seed, batch_size=config.batch_size), cell(name))
+         for name in progress(plan["models"] + plan["checkpoints"], "ladder")],
+        ignore_index=True)
+
+
+def run_gradients(config: Config, cache: ResultCache, plan: dict) -> dict[str, pd.DataFrame]:
+    """Experiment 2: one cell (three tables) per model and checkpoint."""
+    frequent = [get_task(t, n=config.grad_n, seed=config.seed) for t in plan["frequent"]]
+    rare = [get_task(t, n=config.grad_n, seed=config.seed) for t in plan["gradient_tasks"]]
+
+    def cell(name):
+        def compute():
+            model = _load(config, name)
+            mixture = mixture_sequences(name, model.tokenizer, 2 * config.train_batch,
+                                        seed=config.seed + 101, exclude=plan["rare"])
+            return gradient_interference(
+                name, model, frequent, rare, mixture=mixture, fisher_n=config.fisher_n,
+                top_fraction=config.top_fraction, groups=config.groups, seed=config.seed)
+        return compute
+
+    cells = [cache.get(dict(exp="gradients", **cache.model_key(name), frequent=plan["frequent"],
+                            rare=plan["gradient_tasks"], grad_n=config.grad_n,
+                            fisher_n=config.fisher_n, top_fraction=config.top_fraction,
+                            groups=config.groups, batch=config.train_batch, seed=config.seed),
+                       cell(name))
+             for name in progress(plan["models"] + plan["checkpoints"], "gradients")]
+    return {table: pd.concat([c[table] for c in cells], ignore_index=True)
+            for table in ("cosines", "token_split", "fisher")}
+
+
+class Trainer:
+    """Continued-training cells: one mixture corpus per mixture, tokenizer and length, and
+    the resumable state of each cell in its ``cache.artifacts(key)`` folder."""
+
+    def __init__(self, config: Config, cache: ResultCache) -> None:
+        self.config, self.cache = config, cache
+        self.corpora: dict[str, torch.Tensor] = {}
+
+    def corpus(self, name: str, model, steps: int) -> torch.Tensor:
+        """The mixture (focus copy excluded) for ``steps`` batches, built once per kind."""
+        key = repr((corpus_config(name), sorted(model.tokenizer.get_vocab().items()), steps))
+        if key not in self.corpora:
+            self.corpora[key] = mixture_sequences(
+                name, model.tokenizer, steps * self.config.train_batch,
+                seed=self.config.seed + 1, exclude=[self.config.focus_task])
+        return self.corpora[key]
+
+    def cell(self, name: str, exp: str, variant, plan_of: Plan, steps: int, eval_every: int,
+             focus: Task) -> pd.DataFrame:
+        """The trace of ``name`` trained ``steps`` steps with ``plan_of(name)``'s injections."""
+        c = self.config
+        lr = continued_lr(name, c.lr, c.lr_scale)
+        training = ContinuedTraining(steps=steps, batch_size=c.train_batch, lr=lr,
+                                     warmup=c.burn_in, eval_every=eval_every, seed=c.seed)
+        key = dict(exp=exp, **self.cache.model_key(name), variant=variant, focus=c.focus_task,
+                   config=repr(training), eval_n=len(focus))
+        state_dir = self.cache.artifacts(key)
+
+        def compute():
+            model = _load(c, name)
+            trace = continue_training(model, self.corpus(name, model, steps), plan_of(name),
+                                      c.focus_task, focus, training, state_dir=state_dir,
+                                      trace_injections=exp == "forget",
+                                      label=f"{name} {exp} {variant}")
+            facts = model_facts(name, model)
+            return trace.assign(**{k: facts[k] for k in ("model", "family", "size", "parameters")},
+                                variant=variant, lr=lr)
+
+        rows = self.cache.get(key, compute)
+        shutil.rmtree(state_dir, ignore_errors=True)  # the cached rows supersede the state
+        return rows
+
+
+def run_forget(config: Config, trainer: Trainer, models: list[str]) -> dict[str, pd.DataFrame]:
+    """Experiment 3: matched-frequency injections (n blocks every n steps), traced every step."""
+    traces, effects = [], []
+    focus = get_task(config.focus_task, n=config.eval_n, seed=config.seed)
+    jobs = [(m, g) for m in models for g in config.gaps]
+    for name, gap in progress(jobs, "update and forget"):
+        injections = matched_frequency_plan(config.train_steps, gap, start=config.burn_in)
+        trace = trainer.cell(name, "forget", gap, lambda _n, p=injections: p,
+                             config.train_steps, 1, focus)
+        traces.append(trace)
+        effect = injection_effects(trace, injections)
+        effects.append(effect.assign(model=name, size=trace["size"].iloc[0],
+                                     parameters=trace.parameters.iloc[0], variant=gap))
+    return dict(forget=pd.concat(traces, ignore_index=True),
+                injections=pd.concat(effects, ignore_index=True))
+
+
+def run_recovery(config: Config, trainer: Trainer, models: list[str]) -> pd.DataFrame:
+    """Experiment 4: the focus task upsampled by each factor in small models."""
+    def upsampled(factor) -> Plan:
+        def plan_of(name):
+            frequency = ladder_frequency(config.focus_task, corpus_config(name))
+            return upsampled_plan(config.recovery_steps, config.train_batch, frequency,
+                                  factor, seed=config.seed)
+        return plan_of
+
+    # Accuracy is the recovery measure: score it on n instances, as the ladder does.
+    focus = get_task(config.focus_task, n=config.n, seed=config.seed)
+    jobs = [(m, f) for m in models for f in config.factors]
+    return pd.concat(
+        [trainer.cell(name, "recovery", factor, upsampled(factor), config.recovery_steps, 10, focus)
+         for name, factor in progress(jobs, "recovery")], ignore_index=True)

@@ -1,0 +1,93 @@
+"""Experiment 2: rare-task gradients against the frequent tasks' and the mixture's, the token
+split of a mixed batch's gradient, and the Fisher overlap of the most important parameters."""
+
+from __future__ import annotations
+
+import random
+from typing import Optional, Sequence
+
+import pandas as pd
+from torch import Tensor, nn
+
+from interp.analysis import gradients as G
+from interp.studies.task_interference.facts import check_tasks, model_facts
+from interp.studies.task_interference.mixture import inject_blocks
+from interp.tasks.base import Task
+from interp.types import Sequences
+
+
+def gradient_interference(
+    name: str,
+    model: nn.Module,
+    frequent: Sequence[Task],
+    rare: Sequence[Task],
+    *,
+    mixture: Sequences,
+    fisher_n: int = 16,
+    top_fraction: float = 0.01,
+    groups: Optional[Sequence[str]] = None,
+    seed: int = 0,
+) -> dict[str, pd.DataFrame]:
+    """Gradient cosines, token-split cosines and Fisher overlaps of one model.
+
+    ``mixture``: mixture sequences without the rare copies; its two halves are two batches.
+    References for the rare direction g_r: each frequent task, their mean ("frequent") and
+    the mixture's LM gradient ("mixture"). Token split: a mixture batch with one rare block
+    injected; g = g_task + g_other; each part's cosine to g_r.
+
+    Returns tables ``cosines``, ``token_split`` and ``fisher``.
+
+    >>> out = gradient_interference("suite/pythia-s1", m, [f], [r], mixture=seqs)  # doctest: +SKIP
+    """
+    check_tasks(frequent, "frequent tasks")
+    check_tasks(rare, "rare tasks")
+    facts = model_facts(name, model)
+    if groups is not None:
+        G.check_groups(model, groups)  # a missing group fails before any gradient is spent
+
+    def vectors(gradient: G.Gradient) -> dict[str, Tensor]:
+        return G.group_vectors(model, gradient, groups)
+
+    frequent_grads = {t.name: G.task_gradient(model, t) for t in frequent}
+    references = {name: vectors(g) for name, g in frequent_grads.items()}
+    references["frequent"] = vectors(G.mean_gradient(list(frequent_grads.values())))
+    half = mixture.shape[0] // 2
+    batches = [mixture[:half], mixture[half : 2 * half]] if half else [mixture]
+    references["mixture"] = vectors(G.lm_gradient(model, batches[0]))
+
+    cosines, split, fisher_rows = [], [], []
+    frequent_fisher = G.diagonal_fisher(model, [_head(t, fisher_n) for t in frequent])
+    for task in rare:
+        g_rare = vectors(G.task_gradient(model, task))
+        for ref, v_ref in references.items():
+            table = G.vector_cosines(g_rare, v_ref)
+            cosines += [dict(facts, rare_task=task.name, reference=ref, group=r["group"],
+                             cosine=r["cosine"]) for r in table.to_dict("records")]
+        split += _split_rows(model, facts, task, batches, g_rare, vectors, seed)
+        rare_fisher = G.diagonal_fisher(model, _head(task, fisher_n))
+        table = G.fisher_overlap(model, rare_fisher, frequent_fisher,
+                                 top_fraction=top_fraction, groups=groups)
+        fisher_rows += [dict(facts, rare_task=task.name, reference="frequent", **r)
+                        for r in table.to_dict("records")]
+    return dict(cosines=pd.DataFrame(cosines), token_split=pd.DataFrame(split),
+                fisher=pd.DataFrame(fisher_rows))
+
+
+def _split_rows(model, facts, task, batches, g_rare, vectors, seed) -> list[dict]:
+    """Each mixture batch with one rare block: cosines of g, g_task and g_other to g_r."""
+    rows = []
+    for b, batch in enumerate(batches):
+        rng = random.Random(f"{seed}/split/{task.name}/{b}")
+        tokens, mask = inject_blocks(batch, task.name, 1, model.tokenizer, rng)
+        g_task, g_other = G.token_split_gradient(model, tokens, mask)
+        for part, g in (("batch", G.add(g_task, g_other)), ("task_tokens", g_task),
+                        ("other_tokens", g_other)):
+            table = G.vector_cosines(vectors(g), g_rare)
+            rows += [dict(facts, rare_task=task.name, batch=b, part=part, group=r["group"],
+                          cosine=r["cosine"], norm=r["norm_a"])
+                     for r in table.to_dict("records")]
+    return rows
+
+
+def _head(task: Task, n: int) -> Task:
+    return Task(task.name, task.kind, task.scoring, task.examples[: max(1, n)])
