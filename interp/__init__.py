@@ -23,7 +23,7 @@ from interp.loading import (
     resolve,
     suite_models,
 )
-from interp.scoring import evaluate, score_task
+from interp.scoring import NonFiniteScoreError, evaluate, score_task
 from interp.tasks import get_task
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "DeadHookError",
     "DiscardedEditError",
     "ModelNotFoundError",
+    "NonFiniteScoreError",
     "SelfTestError",
     "UnsupportedArchitectureError",
     "arch_of",

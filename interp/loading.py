@@ -44,7 +44,7 @@ class ModelNotFoundError(FileNotFoundError):
 
 
 class CorruptCheckpointError(OSError):
-    """The model's files exist but cannot be read as a checkpoint."""
+    """The model's files exist but cannot be read as a checkpoint, or hold NaN/inf weights."""
 
 
 @dataclass(frozen=True)
@@ -212,12 +212,28 @@ def parse_dtype(dtype: Union[None, str, torch.dtype]) -> Optional[torch.dtype]:
     >>> parse_dtype("bf16")
     torch.bfloat16
     """
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    try:
-        return _DTYPES[str(dtype).lower()]
-    except KeyError:
-        raise ValueError(f"unknown dtype {dtype!r}; use one of {', '.join(_DTYPES)}") from None
+    if dtype is None:
+        return None
+    if isinstance(dtype, torch.dtype):
+        if dtype in _DTYPES.values():
+            return dtype
+        raise ValueError(f"dtype {dtype} {_why_not(dtype)}; {_allowed_dtypes()}")
+    text = str(dtype).lower()
+    text = text[len("torch."):] if text.startswith("torch.") else text
+    if text in _DTYPES:
+        return _DTYPES[text]
+    named = getattr(torch, text, None)  # "int8", "uint8", "bool" name real, non-float dtypes
+    why = f": {named} {_why_not(named)}" if isinstance(named, torch.dtype) else ""
+    raise ValueError(f"unknown dtype {dtype!r}{why}; {_allowed_dtypes()}")
+
+
+def _why_not(dtype: torch.dtype) -> str:
+    return "is not a floating-point dtype" if not dtype.is_floating_point else "is not supported"
+
+
+def _allowed_dtypes() -> str:
+    allowed = ", ".join(dict.fromkeys(str(d).removeprefix("torch.") for d in _DTYPES.values()))
+    return f"use one of {allowed} (or the names {', '.join(_DTYPES)})"
 
 
 def _missing_files_error(source: ModelSource, what: str, cause: BaseException) -> ModelNotFoundError:
@@ -260,16 +276,22 @@ def load_model(
     dtype: Union[None, str, torch.dtype] = None,
     device_map: Union[None, str, dict] = None,
     self_test: bool = True,
+    check_finite: bool = True,
 ) -> "TransformerBridge":
     """Load an OPT or Pythia checkpoint as a TransformerBridge whose hook edits always take effect.
 
     ``device_map`` is passed to HF for models spread over several GPUs (then leave ``device``
-    unset). ``self_test`` runs the 8-token proof that pattern edits are live.
+    unset). ``self_test`` runs the 8-token proof that pattern edits are live. ``check_finite``
+    checks every weight for NaN/inf in one pass after loading and raises
+    ``CorruptCheckpointError`` naming the first bad one; pass False to load such weights anyway
+    (to inspect a diverged run, say).
 
     >>> model = load_model("EleutherAI/pythia-160m@step3000")  # doctest: +SKIP
     >>> logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", fn)])  # doctest: +SKIP
     """
-    source, hf_model, tokenizer = _load_hf(name_or_path, revision, device, dtype, device_map)
+    source, hf_model, tokenizer = _load_hf(
+        name_or_path, revision, device, dtype, device_map, check_finite
+    )
     return boot_bridge(source, hf_model, tokenizer, self_test=self_test)
 
 
@@ -280,25 +302,30 @@ def load_hf_model(
     device: Union[None, str, torch.device] = None,
     dtype: Union[None, str, torch.dtype] = None,
     device_map: Union[None, str, dict] = None,
+    check_finite: bool = True,
 ) -> Any:
     """The plain HF causal LM (no Bridge) with ``.tokenizer`` set: the model to train and save.
 
     Same names, revisions and errors as ``load_model``. A Bridge trains split copies of
     GPT-NeoX's fused QKV that are never saved; train this model instead, then
     ``save_pretrained`` it (and its tokenizer) and load the folder back with ``load_model``.
-    ``interp.evaluate`` scores it directly (without hooks).
+    ``interp.evaluate`` scores it directly (without hooks). ``check_finite`` as in ``load_model``.
 
     >>> model = load_hf_model("suite/pythia-s3")
     >>> model.config.model_type, model.tokenizer is not None
     ('gpt_neox', True)
     """
-    source, hf_model, tokenizer = _load_hf(name_or_path, revision, device, dtype, device_map)
+    source, hf_model, tokenizer = _load_hf(
+        name_or_path, revision, device, dtype, device_map, check_finite
+    )
     hf_model.tokenizer = tokenizer
     hf_model.interp_source = source
     return hf_model
 
 
-def _load_hf(name_or_path, revision, device, dtype, device_map) -> tuple[ModelSource, Any, Any]:
+def _load_hf(
+    name_or_path, revision, device, dtype, device_map, check_finite=True
+) -> tuple[ModelSource, Any, Any]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     source = resolve(name_or_path, revision)
@@ -342,15 +369,72 @@ def _load_hf(name_or_path, revision, device, dtype, device_map) -> tuple[ModelSo
         )
     if device is not None:
         hf_model.to(device)
+    if check_finite:
+        _check_finite(source, hf_model)
     hf_model.eval()
     return source, hf_model, tokenizer
+
+
+def _check_finite(source: ModelSource, hf_model: torch.nn.Module) -> None:
+    """One pass over the parameters, where they live; the first NaN/inf one is named."""
+    for name, param in hf_model.named_parameters():
+        if param.is_meta or bool(torch.isfinite(param).all()):
+            continue
+        nan, inf = int(torch.isnan(param).sum()), int(torch.isinf(param).sum())
+        counts = ", ".join(p for p in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "") if p)
+        raise CorruptCheckpointError(
+            f"the weights of {source.name} ({_weights_file(source, name)}) are not all finite: "
+            f"{name} holds {counts} of {param.numel()} values, so every score would be NaN or "
+            "a fake chance level (the run that saved it diverged, or the file is damaged). "
+            "Pass check_finite=False to load it anyway (to inspect it)"
+        )
+
+
+def _weights_file(source: ModelSource, param_name: str) -> str:
+    """The weights file of a local checkpoint that holds ``param_name``, else its location."""
+    import json
+
+    if not source.is_local:
+        return source.location
+    folder = Path(source.location)
+    index = next(iter(sorted(folder.glob("*.index.json"))), None)
+    if index is not None:
+        try:
+            weight_map = json.loads(index.read_text()).get("weight_map", {})
+        except (OSError, ValueError):
+            weight_map = {}
+        # Checkpoint keys may lack the model class's prefix (gpt_neox., model.).
+        for key, file in weight_map.items():
+            if param_name == key or param_name.endswith("." + key) or key.endswith("." + param_name):
+                return str(folder / file)
+        return str(folder)
+    files = sorted(p for pattern in ("*.safetensors", "*.bin") for p in folder.glob(pattern))
+    return str(files[0]) if len(files) == 1 else str(folder)
 
 
 def _corrupt_message(source: ModelSource, error: BaseException) -> str:
     return (
         f"the weights of {source.location} cannot be read ({type(error).__name__}: {error}). The "
-        "file is corrupt or truncated: re-download it, or re-save the model with save_pretrained"
+        f"file is corrupt or truncated: {_repair_hint(source)}"
     )
+
+
+def _repair_hint(source: ModelSource) -> str:
+    """How to replace a damaged checkpoint, by where it came from."""
+    if not source.is_local:
+        rev = f" --revision {source.revision}" if source.revision else ""
+        return f"re-download it (`hf download {source.location}{rev} --force-download`)"
+    if source.name.startswith(SUITE_PREFIX):
+        return (
+            f"restore it from the repository (`git checkout -- {source.location}`), or retrain "
+            "the suite with `python -m interp.suite train`"
+        )
+    parts = Path(source.location).resolve().parts
+    repo = next((p for p in parts if p.startswith("models--")), None)
+    if repo is not None and "snapshots" in parts:  # a folder inside the HF cache
+        hub_id = repo[len("models--"):].replace("--", "/")
+        return f"it is a hub download: re-download it (`hf download {hub_id} --force-download`)"
+    return "re-save the model with save_pretrained (or re-download it if it came from the hub)"
 
 
 def _is_tied(hf_model: torch.nn.Module, key: str) -> bool:

@@ -7,6 +7,9 @@ causal) and no attention mask or position shift is needed on either family.
 - exact tasks: teacher-forced greedy decoding: correct when the argmax at every answer
   position is the answer's token (what greedy generation of that many tokens would emit).
 The loss is the mean cross-entropy over the correct answer's tokens.
+
+A non-finite value is never scored: a NaN or infinite logit at an answer position (or a
+non-finite loss) raises ``NonFiniteScoreError`` naming the model, the task and the example.
 """
 
 from __future__ import annotations
@@ -29,6 +32,14 @@ FwdHooks = Sequence[tuple[Any, Callable]]
 HookSpec = Union[FwdHooks, Callable[[Tokens], FwdHooks]]
 
 COLUMNS = ["model", "task", "condition", "n", "accuracy", "loss"]
+
+
+class NonFiniteScoreError(FloatingPointError):
+    """A logit read for scoring (or the loss) is NaN or infinite: there is no score to report.
+
+    Scoring NaN would report a chance-level accuracy (ties go to the first choice) as if it
+    were a result; the usual causes are NaN weights or a hook that writes NaN.
+    """
 
 
 @dataclass(frozen=True)
@@ -139,21 +150,56 @@ def score_task(
     device, pad = _device_of(model), _pad_id(tokenizer)
     show = progress if progress is not None else len(batches) >= 20
     with torch.no_grad():
-        for batch in tqdm(batches, desc=task.name, disable=not show, leave=False):
+        for index, batch in enumerate(tqdm(batches, desc=task.name, disable=not show, leave=False)):
             width = max(len(sequences[j].ids) for j in batch)
             tokens = torch.full((len(batch), width), pad, dtype=torch.long)
             for row, j in enumerate(batch):
                 tokens[row, : len(sequences[j].ids)] = torch.tensor(sequences[j].ids)
             logits = forward_logits(model, tokens.to(device), fwd_hooks)
+            finite = []  # per row: are all the logits read for scoring finite?
             for row, j in enumerate(batch):
                 seq = sequences[j]
                 # Logits at position t predict token t + 1.
                 span = logits[row, seq.answer_start - 1 : len(seq.ids) - 1].float()
+                finite.append(torch.isfinite(span).all())
                 targets = torch.tensor(seq.ids[seq.answer_start :], device=span.device)
                 logprobs = span.log_softmax(-1)
                 answer_logprob[j] = logprobs.gather(-1, targets[:, None]).sum().item()
                 answer_hits[j] = bool((span.argmax(-1) == targets).all())
-    return _collect(task, sequences, answer_logprob, answer_hits, answer_len)
+            # One check per batch, on the answer positions only.
+            if not bool(torch.stack(finite).all()):
+                row = next(r for r, ok in enumerate(finite) if not bool(ok))
+                seq = sequences[batch[row]]
+                span = logits[row, seq.answer_start - 1 : len(seq.ids) - 1]
+                raise _non_finite(model, task, seq, f"{_describe(span)} among its answer logits",
+                                  batch=index)
+    score = _collect(task, sequences, answer_logprob, answer_hits, answer_len)
+    bad = np.flatnonzero(~np.isfinite(score.loss))
+    if bad.size:
+        example = int(bad[0])
+        raise NonFiniteScoreError(
+            f"{model_name(model)} on task {task.name!r}, example {example}: the answer loss is "
+            f"{score.loss[example]} although its logits are finite (a log-probability underflowed); "
+            "there is no score to report"
+        )
+    return score
+
+
+def _describe(values: Tensor) -> str:
+    nan = int(torch.isnan(values).sum())
+    inf = int(torch.isinf(values).sum())
+    return ", ".join(part for part in (f"{nan} NaN" if nan else "", f"{inf} inf" if inf else "")
+                     if part) or "non-finite values"
+
+
+def _non_finite(model: Any, task: Task, seq: ScoredSequence, what: str, *, batch: int):
+    choice = f" (choice {seq.choice})" if task.scoring == "choice" else ""
+    return NonFiniteScoreError(
+        f"{model_name(model)} on task {task.name!r}, example {seq.example}{choice}, batch {batch}: "
+        f"{what}, so there is no score to report (a chance-level accuracy would be a fake one). "
+        "Check the weights (interp.load_model rejects NaN weights unless check_finite=False) "
+        "and any fwd_hooks for an edit that writes NaN or inf"
+    )
 
 
 def _collect(task: Task, sequences, logprob, hits, lengths) -> TaskScore:
@@ -197,12 +243,36 @@ def model_name(model: Any) -> str:
     return getattr(getattr(model, "cfg", None), "model_name", None) or type(model).__name__
 
 
+def hooks_label(fwd_hooks: HookSpec) -> str:
+    """The condition ``evaluate`` writes for hooked rows when none is given.
+
+    >>> hooks_label([("blocks.0.attn.hook_pattern", None), ("blocks.1.attn.hook_pattern", None)])
+    'hooks: blocks.0.attn.hook_pattern, blocks.1.attn.hook_pattern'
+    >>> def donor_patterns(tokens): ...
+    >>> hooks_label(donor_patterns)
+    'hooks: donor_patterns'
+    >>> hooks_label(())
+    'base'
+    """
+    if callable(fwd_hooks):
+        return f"hooks: {_callable_name(fwd_hooks)}"
+    if not fwd_hooks:
+        return "base"
+    names = [point if isinstance(point, str) else _callable_name(point) for point, _ in fwd_hooks]
+    return "hooks: " + ", ".join(names)
+
+
+def _callable_name(fn: Any) -> str:
+    fn = getattr(fn, "func", fn)  # functools.partial
+    return getattr(fn, "__name__", None) or type(fn).__name__
+
+
 def evaluate(
     model: Any,
     tasks: Union[Task, str, Iterable[Union[Task, str]]],
     *,
     fwd_hooks: HookSpec = (),
-    condition: str = "base",
+    condition: Optional[str] = None,
     batch_size: int = 16,
     name: Optional[str] = None,
     progress: Optional[bool] = None,
@@ -212,6 +282,14 @@ def evaluate(
     ``fwd_hooks`` is a TransformerLens hook list, or a function of each batch's tokens that
     returns one (for hooks that depend on the input, such as a donor's patterns).
 
+    ``condition`` labels the rows; an explicit one always wins. Left unset, it is ``"base"``
+    without hooks, and names the hooks with them, so hooked rows are never mistaken for base
+    ones: ``"hooks: blocks.0.attn.hook_pattern, blocks.1.attn.hook_pattern"`` for a hook list,
+    ``"hooks: <function name>"`` for a function of the batch (see ``hooks_label``).
+
+    Raises ``NonFiniteScoreError`` (naming the model, task and example) when a logit read for
+    scoring, or the loss, is NaN or infinite.
+
     >>> import interp, hooks
     >>> model = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
     >>> interp.evaluate(model, ["arithmetic_add", "knowledge_mc"],
@@ -219,6 +297,8 @@ def evaluate(
     ...                 condition="uniform-L0")  # doctest: +SKIP
     """
     label = name or model_name(model)
+    if condition is None:
+        condition = hooks_label(fwd_hooks)
     rows = []
     for task in _as_tasks(tasks):
         score = score_task(

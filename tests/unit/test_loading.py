@@ -59,8 +59,11 @@ def test_corrupt_weights_are_named(checkpoint_dirs, tmp_path):
     shutil.copytree(checkpoint_dirs["opt"], broken)
     weights = broken / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(interp.CorruptCheckpointError, match="corrupt or truncated"):
+    with pytest.raises(interp.CorruptCheckpointError, match="corrupt or truncated") as caught:
         interp.load_model(broken)
+    # A folder saved by hand is not a hub download: re-saving it is the fix.
+    assert "re-save the model with save_pretrained (or re-download it if it came from the hub)" in str(
+        caught.value)
 
 
 def test_missing_weights_and_missing_tensors(checkpoint_dirs, tmp_path):
@@ -138,3 +141,73 @@ def test_a_bridge_tokenizes_and_scores_like_its_hf_model(checkpoint_dirs):
         assert with_bos == [hf.tokenizer.bos_token_id, *hf.tokenizer(prompt).input_ids]
         scored = [interp.evaluate(m, [task]) for m in (bridge, hf)]
         assert scored[0].loss.item() == pytest.approx(scored[1].loss.item(), abs=1e-5)
+
+
+# --- Non-finite weights, non-floating dtypes, and repair hints by source. ---------------
+
+from interp.loading import ModelSource, _repair_hint  # noqa: E402
+from interp.scoring import NonFiniteScoreError  # noqa: E402
+
+BAD = "gpt_neox.layers.0.mlp.dense_h_to_4h.weight"
+
+
+@pytest.fixture(scope="module")
+def nan_checkpoint(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("nan_checkpoint")
+    model = interp.load_hf_model("suite/pythia-s1")
+    with torch.no_grad():
+        model.get_parameter(BAD)[0, 0] = float("nan")
+        model.get_parameter(BAD)[1, 0] = float("inf")
+    model.save_pretrained(folder)
+    model.tokenizer.save_pretrained(folder)
+    return folder
+
+
+def test_non_finite_weights_are_refused_by_both_loaders(nan_checkpoint):
+    for load in (interp.load_model, interp.load_hf_model):
+        with pytest.raises(interp.CorruptCheckpointError) as caught:
+            load(nan_checkpoint)
+        message = str(caught.value)
+        assert f"{BAD} holds 1 NaN, 1 inf of" in message
+        assert str(nan_checkpoint / "model.safetensors") in message
+        assert "check_finite=False" in message
+
+
+def test_check_finite_false_loads_and_scoring_still_refuses(nan_checkpoint):
+    hf = interp.load_hf_model(nan_checkpoint, check_finite=False)
+    weight = hf.get_parameter(BAD)
+    assert torch.isnan(weight[0, 0]) and torch.isinf(weight[1, 0]) and torch.isfinite(weight[2:]).all()
+    bridge = interp.load_model(nan_checkpoint, check_finite=False, self_test=False)
+    with pytest.raises(NonFiniteScoreError, match=str(nan_checkpoint)):
+        interp.evaluate(bridge, [interp.get_task("arithmetic_add", n=8)])
+
+
+def test_finite_checkpoints_still_load_with_the_check(checkpoint_dirs):
+    for path in checkpoint_dirs.values():
+        model = interp.load_hf_model(path)
+        assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
+def test_non_floating_dtypes_are_refused_in_one_line():
+    for dtype in (torch.int8, "int8", "torch.int8", torch.bool, torch.complex64):
+        with pytest.raises(ValueError) as caught:
+            parse_dtype(dtype)
+        message = str(caught.value)
+        assert "\n" not in message and "float32, float16, bfloat16, float64" in message
+        assert "is not a floating-point dtype; use one of" in message
+    assert parse_dtype("torch.float16") is torch.float16 and parse_dtype(torch.float64) is torch.float64
+    with pytest.raises(ValueError, match="dtype torch.int8 is not a floating-point dtype"):
+        interp.load_model("suite/pythia-s1", dtype=torch.int8)  # was a CorruptCheckpointError
+
+
+def test_repair_hints_follow_where_the_files_came_from(tmp_path):
+    local = _repair_hint(ModelSource(str(tmp_path), str(tmp_path), None, True))
+    assert local == "re-save the model with save_pretrained (or re-download it if it came from the hub)"
+    hub = _repair_hint(ModelSource("EleutherAI/pythia-70m@step1000", "EleutherAI/pythia-70m", "step1000", False))
+    assert "hf download EleutherAI/pythia-70m --revision step1000 --force-download" in hub
+    snapshot = tmp_path / "hub" / "models--EleutherAI--pythia-70m" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    cached = _repair_hint(ModelSource(str(snapshot), str(snapshot), None, True))
+    assert "hf download EleutherAI/pythia-70m --force-download" in cached
+    suite = _repair_hint(interp.resolve("suite/pythia-s1"))
+    assert "git checkout" in suite and "save_pretrained" not in suite

@@ -100,3 +100,79 @@ def test_bad_input_is_named(bridges):
         Example("w1", " w2", (" w3", " w4"))
     with pytest.raises(ValueError, match="batch_size"):
         score_task(bridges["opt"], choice_task(), batch_size=0)
+
+
+# --- Non-finite values are never scored; hooked rows are labelled by their hooks. ---------
+
+from interp.scoring import NonFiniteScoreError, hooks_label  # noqa: E402
+from interp.tasks import get_task  # noqa: E402
+
+
+def test_nan_weights_raise_instead_of_a_chance_score():
+    """A NaN weight used to give knowledge_mc accuracy 0.25 with loss NaN."""
+    model = interp.load_hf_model("suite/pythia-s1")
+    with torch.no_grad():
+        model.gpt_neox.final_layer_norm.weight[0] = float("nan")
+    with pytest.raises(NonFiniteScoreError, match=r"suite/pythia-s1 on task 'knowledge_mc', "
+                                                  r"example \d+ \(choice \d\), batch 0: \d+ NaN"):
+        interp.evaluate(model, ["knowledge_mc"])
+    assert issubclass(NonFiniteScoreError, FloatingPointError)
+
+
+class _Poisoned(torch.nn.Module):
+    """The HF model, with one logit set to ``value`` at a position chosen per row."""
+
+    def __init__(self, inner, position, value=float("nan"), only_ids=None):
+        super().__init__()
+        self.inner, self.tokenizer = inner, inner.tokenizer
+        self.interp_source = inner.interp_source
+        self.position, self.value, self.only_ids = position, value, only_ids
+
+    def forward(self, tokens):
+        logits = self.inner(tokens).logits.clone()
+        for row in range(tokens.shape[0]):
+            ids = tokens[row].tolist()
+            if self.only_ids is None or ids[: len(self.only_ids)] == list(self.only_ids):
+                logits[row, self.position(ids), 5] = self.value
+        return logits
+
+
+def test_the_error_names_the_example_and_only_answer_logits_are_read():
+    model = interp.load_hf_model("suite/pythia-s1")
+    task = get_task("arithmetic_add", n=12, seed=3)
+    base = score_task(model, task, batch_size=4)
+    # A NaN at the first (prompt) position is never read: scores stay identical.
+    prompt_nan = score_task(_Poisoned(model, lambda ids: 0), task, batch_size=4)
+    assert (prompt_nan.correct == base.correct).all() and (prompt_nan.loss == base.loss).all()
+    # An inf at example 7's first answer position is read: the error names example 7.
+    ex = task.examples[7]
+    prompt_ids, _ = encode_pair(model.tokenizer, ex.prompt, ex.answer)
+    poisoned = _Poisoned(model, lambda ids: len(prompt_ids) - 1, float("inf"), prompt_ids)
+    assert sum(e.prompt == ex.prompt for e in task.examples) == 1
+    with pytest.raises(NonFiniteScoreError, match=r"'arithmetic_add', example 7, batch \d+: 1 inf"):
+        score_task(poisoned, task, batch_size=4)
+
+
+def test_hooked_rows_are_labelled_by_their_hooks(bridges):
+    model = bridges["neox"]
+
+    def uniform(t, hook):
+        tri = torch.tril(torch.ones_like(t))
+        return tri / tri.sum(-1, keepdim=True)
+
+    names = [f"blocks.{i}.attn.hook_pattern" for i in range(2)]
+    hooks = [(n, uniform) for n in names]
+
+    def per_batch(tokens):
+        return hooks
+
+    assert interp.evaluate(model, [choice_task()]).condition[0] == "base"
+    listed = interp.evaluate(model, [choice_task()], fwd_hooks=hooks)
+    assert listed.condition[0] == "hooks: blocks.0.attn.hook_pattern, blocks.1.attn.hook_pattern"
+    made = interp.evaluate(model, [choice_task()], fwd_hooks=per_batch)
+    assert made.condition[0] == "hooks: per_batch"
+    assert made.loss[0] == pytest.approx(listed.loss[0], abs=1e-6)
+    named = interp.evaluate(model, [choice_task()], fwd_hooks=hooks, condition="uniform")
+    assert named.condition[0] == "uniform"
+    assert interp.evaluate(model, [choice_task()], condition="base").condition[0] == "base"
+    assert hooks_label(lambda tokens: hooks) == "hooks: <lambda>"
