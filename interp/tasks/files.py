@@ -77,6 +77,7 @@ def load_qqp_tsv(path: str | Path, *, skip_malformed: bool = False) -> Task:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no QQP file at {path}: {QQP_SOURCE}")
+    _check_utf8(path)
     with path.open(encoding="utf-8", newline="") as handle:
         # Only "\n" ends a row: str.splitlines would also break on separators inside questions.
         lines = [line.rstrip("\r") for line in handle.read().split("\n")]
@@ -146,8 +147,21 @@ def _subject(file: Path) -> str:
     return stem
 
 
+def _check_utf8(file: Path) -> None:
+    """Refuse a file that is not UTF-8, naming the line of the first bad byte and the fix."""
+    data = file.read_bytes()
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[: error.start].count(b"\n") + 1
+        raise DataFileError(
+            f"{file}, line {line}: not UTF-8 (byte 0x{data[error.start]:02x}); re-save the file as "
+            "UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
 def _read_mmlu(file: Path, subject: str) -> list[Example]:
     examples = []
+    _check_utf8(file)
     with file.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
         start = 1

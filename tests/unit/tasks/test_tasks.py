@@ -358,3 +358,12 @@ def test_load_qqp_labels_and_errors(tmp_path):
         load_qqp_tsv(broken)
     with pytest.raises(FileNotFoundError, match="GLUE"):
         load_qqp_tsv(tmp_path / "missing.tsv")
+
+
+@pytest.mark.parametrize("loader, name", [(load_mmlu_csv, "algebra_test.csv"), (load_qqp_tsv, "dev.tsv")])
+def test_a_file_that_is_not_utf8_is_named_with_its_line(tmp_path, loader, name):
+    path = tmp_path / name
+    header = b"" if loader is load_mmlu_csv else b"id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate\n"
+    path.write_bytes(header + b"What is 1+1?,1,2,3,4,B\nCaf\xe9 question,1,2,3,4,A\n")
+    with pytest.raises(DataFileError, match=rf"{name}, line {3 if header else 2}: not UTF-8 .*0xe9"):
+        loader(path)
