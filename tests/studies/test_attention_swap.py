@@ -88,10 +88,12 @@ def test_rerun_resumes_and_reproduces(first_run, tmp_path, capsys):
     (dict(models=("suite/pythia-s1",)), "give both --models and --donors"),
     (dict(models=("suite/pythia-s1",), donors=("suite/pythia-s1",)), "no swap pairs"),
     (dict(mmlu=Path("no/such/mmlu")), "--mmlu no/such/mmlu does not exist"),
+    (dict(n=1), "the other_input control needs another example"),
+    (dict(n=17, batch_size=16), "leaves a batch of one sequence"),
 ])
 def test_bad_input_is_refused_before_results_are_written(settings, message, tmp_path):
     with pytest.raises((ValueError, OSError), match=re.escape(message)):
-        run_study(STUDY, Config(n=4, out=tmp_path, **settings), quiet=True)
+        run_study(STUDY, Config(**{"n": 4, "out": tmp_path, **settings}), quiet=True)
     assert not list(tmp_path.glob("*.csv"))
 
 
