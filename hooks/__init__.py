@@ -7,6 +7,18 @@ They read only ``hook.name`` (its layer selects per-layer data), so they work on
 TransformerBridge with the standard names: ``blocks.{L}.attn.hook_pattern`` and
 ``hook_attn_scores`` [batch, head, query, key], ``hook_q/k/v/z`` [batch, pos, head, d_head].
 Replacements are checked (shape, causal, normalised, finite) unless ``validate=False``.
+
+Placement: every factory knows the hook points it fits (one table, ``hooks.types.PLACEMENT``;
+ask ``hooks.fits(name, kind)``). Pattern factories (``replace_pattern``, ``interpolate_pattern``,
+``uniform_pattern``, ``random_pattern``) fit only ``hook_pattern``; ``replace_scores`` only
+``hook_attn_scores``; head factories (``ablate_heads``, ``patch_heads``, ``scale_heads``,
+``permute_heads``, ``shuffle_heads``) only per-head points (``hook_q/k/v/z`` and a bridge's
+aliases for them, ``hook_pattern``, ``hook_attn_scores``, ``hook_rot_q/k``, ``hook_result``) unless
+``head_axis=...`` names the head axis elsewhere; ``capture`` only reads and fits any point. Placed
+elsewhere, a hook raises ``HookPlacementError`` (a ``ValueError``) at its first call, naming the
+point and the factories that fit there, instead of letting queries see future tokens (a pattern
+on the scores) or silently overwriting an activation. No score edit unmasks the future: future
+keys stay at ``finfo(dtype).min``.
 Pattern and score edits need a bridge that runs them live: ``interp.load_model`` makes one, and
 ``interp.make_patterns_live(bridge)`` binds a bridge you booted yourself (``hooks`` itself
 imports nothing from interp, so it stays importable without transformers).
@@ -36,12 +48,16 @@ from .patterns import (
     uniform_pattern,
 )
 from .types import (
+    PLACEMENT,
     HeadActivation,
     HookFn,
+    HookPlacementError,
     HookPointLike,
     Pattern,
     Scores,
     Source,
+    check_placement,
+    fits,
     head_axis_of,
     hook_name,
     layer_of,
@@ -60,6 +76,11 @@ __all__ = [
     "head_axis_of",
     "hook_name",
     "layer_of",
+    # placement
+    "PLACEMENT",
+    "HookPlacementError",
+    "check_placement",
+    "fits",
     # validation
     "PatternError",
     "future_mask",

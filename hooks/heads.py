@@ -1,11 +1,15 @@
 """Hook factories that ablate, patch, scale or permute attention heads.
 
-They work at any per-head hook point. The head axis comes from the hook name: axis 2 of
-``hook_q/k/v/z`` [batch, pos, head, d_head] (also under a bridge's own names for them), axis 1
-of ``hook_pattern`` and ``hook_attn_scores`` [batch, head, query, key]; ``head_axis=...``
-overrides it, for other hook points. ``heads`` is a list of head indices for every hooked
-layer, or ``{layer: [heads]}``, where a layer absent from the dict is left alone. Heads not
-selected come back bit-identical.
+They fit the per-head hook points, and the head axis comes from the hook name: axis 2 of
+``hook_q/k/v/z`` [batch, pos, head, d_head] (also under a bridge's own names for them,
+``attn.q/k/v.hook_out`` and ``attn.o.hook_in``), of ``hook_rot_q/k`` and ``hook_result``, and
+axis 1 of ``hook_pattern`` and ``hook_attn_scores`` [batch, head, query, key]. Placed on any
+other point (the residual stream, ``hook_attn_out``), their hook raises ``HookPlacementError``
+at its first call, unless ``head_axis=...`` says where the heads are there. At
+``hook_attn_scores`` an edit never unmasks the future: edited heads get ``finfo(dtype).min`` on
+future keys (and keep the live value where it is masked), so a zeroed head attends uniformly.
+``heads`` is a list of head indices for every hooked layer, or ``{layer: [heads]}``, where a
+layer absent from the dict is left alone. Heads not selected come back bit-identical.
 """
 
 from __future__ import annotations
@@ -20,13 +24,14 @@ from .types import (
     HookFn,
     HookPointLike,
     Source,
+    check_placement,
     generator_for,
     head_axis_of,
     hook_name,
     layer_of,
     source_for,
 )
-from .validate import future_mask, validate_pattern
+from .validate import future_mask, remask_scores, validate_pattern
 
 HeadSelection = Union[Sequence[int], Mapping[int, Sequence[int]]]
 """Head indices for every hooked layer (``[0, 3]``), or per layer (``{2: [0, 3], 5: [1]}``)."""
@@ -56,6 +61,20 @@ def _heads_here(heads: HeadSelection, layer: Optional[int], hook: HookPointLike)
     if layer is not None and layer_of(hook) != layer:
         return []
     return list(heads)
+
+
+def _placed(hook: HookPointLike, head_axis: Optional[int], factory: str) -> None:
+    """Refuse a hook point without heads, unless ``head_axis`` says where they are."""
+    if head_axis is None:
+        check_placement(hook, "heads", factory)
+
+
+def _kept_causal(edited: Tensor, live: Tensor, hook: HookPointLike) -> Tensor:
+    """At ``hook_attn_scores``, ``edited`` re-masked so no edit unmasks the future."""
+    name = getattr(hook, "name", None)
+    if isinstance(name, str) and name.endswith("hook_attn_scores"):
+        return remask_scores(edited, live)
+    return edited
 
 
 def _axis_here(tensor: Tensor, hook: HookPointLike, head_axis: Optional[int]) -> int:
@@ -118,8 +137,9 @@ def ablate_heads(
     position for q/k/v/z, over batch for patterns and scores (padding included).
 
     ``layer`` restricts a list of heads to one layer. A zeroed pattern head attends to nothing
-    (its rows sum to 0), the same as zeroing its ``hook_z``. A mean-ablated pattern head stays
-    causal and normalised.
+    (its rows sum to 0), the same as zeroing its ``hook_z``; a zeroed score head attends
+    uniformly to the keys it may see (future keys stay masked). A mean-ablated pattern head
+    stays causal and normalised.
 
     Example::
 
@@ -131,13 +151,14 @@ def ablate_heads(
     selection = _checked_selection(heads, layer)
 
     def ablate_heads_hook(tensor: Tensor, hook: HookPointLike) -> Optional[Tensor]:
+        _placed(hook, head_axis, "ablate_heads(...)")
         selected = _heads_here(selection, layer, hook)
         if not selected:
             return None
         axis = _axis_here(tensor, hook, head_axis)
         mask = _head_mask(tensor, axis, selected, hook)
         if mode == "zero":
-            return tensor.masked_fill(mask, 0)
+            return torch.where(mask, _kept_causal(torch.zeros_like(tensor), tensor, hook), tensor)
         return torch.where(mask, _batch_mean(tensor, axis, hook), tensor)
 
     return ablate_heads_hook
@@ -165,6 +186,7 @@ def patch_heads(
     selection = None if heads is None else _checked_selection(heads, None)
 
     def patch_heads_hook(tensor: Tensor, hook: HookPointLike) -> Optional[Tensor]:
+        _placed(hook, head_axis, "patch_heads(...)")
         axis = _axis_here(tensor, hook, head_axis)
         if selection is None:
             selected = list(range(tensor.shape[axis]))
@@ -178,7 +200,7 @@ def patch_heads(
                 f"source at {hook_name(hook)!r} has shape {tuple(patch.shape)} but the live "
                 f"tensor has {tuple(tensor.shape)}; capture it from inputs of the same shape"
             )
-        patch = patch.to(device=tensor.device, dtype=tensor.dtype)
+        patch = _kept_causal(patch.to(device=tensor.device, dtype=tensor.dtype), tensor, hook)
         patched = torch.where(_head_mask(tensor, axis, selected, hook), patch, tensor)
         if validate and hook_name(hook).endswith("hook_pattern"):
             validate_pattern(patched, like=tensor)
@@ -205,11 +227,13 @@ def scale_heads(
     selection = _checked_selection(heads, layer)
 
     def scale_heads_hook(tensor: Tensor, hook: HookPointLike) -> Optional[Tensor]:
+        _placed(hook, head_axis, "scale_heads(...)")
         selected = _heads_here(selection, layer, hook)
         if not selected:
             return None
         axis = _axis_here(tensor, hook, head_axis)
-        return torch.where(_head_mask(tensor, axis, selected, hook), tensor * factor, tensor)
+        scaled = _kept_causal(tensor * factor, tensor, hook)
+        return torch.where(_head_mask(tensor, axis, selected, hook), scaled, tensor)
 
     return scale_heads_hook
 
@@ -225,6 +249,7 @@ def permute_heads(perm: Sequence[int], *, head_axis: Optional[int] = None) -> Ho
     order = _checked_indices(perm, "perm")
 
     def permute_heads_hook(tensor: Tensor, hook: HookPointLike) -> Tensor:
+        _placed(hook, head_axis, "permute_heads(...)")
         axis = _axis_here(tensor, hook, head_axis)
         n_heads = tensor.shape[axis]
         if sorted(order) != list(range(n_heads)):
@@ -248,6 +273,7 @@ def shuffle_heads(seed: int = 0, *, head_axis: Optional[int] = None) -> HookFn:
     """
 
     def shuffle_heads_hook(tensor: Tensor, hook: HookPointLike) -> Tensor:
+        _placed(hook, head_axis, "shuffle_heads(...)")
         axis = _axis_here(tensor, hook, head_axis)
         n_heads = tensor.shape[axis]
         order = torch.randperm(n_heads, generator=generator_for(seed, hook))

@@ -1,8 +1,11 @@
 """Hook factories that capture, replace or rebuild attention patterns and scores.
 
-Use them on ``blocks.{L}.attn.hook_pattern`` (post-softmax) or, for ``replace_scores``,
-``blocks.{L}.attn.hook_attn_scores`` (pre-softmax, causally masked). Each hook function builds
-a new tensor and never edits the live one in place.
+The pattern factories fit only ``blocks.{L}.attn.hook_pattern`` (post-softmax) and
+``replace_scores`` only ``blocks.{L}.attn.hook_attn_scores`` (pre-softmax, causally masked):
+placed elsewhere, their hook raises ``HookPlacementError`` at its first call (a pattern written
+into the scores would let queries see future tokens; into ``hook_z`` it would silently overwrite
+it). ``capture`` only reads and fits any point. Each hook function builds a new tensor and never
+edits the live one in place.
 """
 
 from __future__ import annotations
@@ -18,11 +21,12 @@ from .types import (
     Pattern,
     Scores,
     Source,
+    check_placement,
     generator_for,
     hook_name,
     source_for,
 )
-from .validate import PatternError, future_mask, validate_pattern, validate_scores
+from .validate import PatternError, future_mask, remask_scores, validate_pattern, validate_scores
 
 DeviceOrDtype = Union[torch.device, str, torch.dtype, None]
 
@@ -76,6 +80,7 @@ def replace_pattern(source: Source, *, validate: bool = True) -> HookFn:
     """
 
     def replace_pattern_hook(pattern: Pattern, hook: HookPointLike) -> Pattern:
+        check_placement(hook, "pattern", "replace_pattern(...)")
         # A copy even when the cast is a no-op: a later in-place hook at this point must not
         # reach the caller's donor tensor.
         replacement = _replacement(source, pattern, hook, "pattern", copy=True)
@@ -102,6 +107,7 @@ def interpolate_pattern(donor: Source, alpha: float, *, validate: bool = True) -
         raise ValueError(f"alpha must be in [0, 1] so the mix stays a distribution, got {alpha}")
 
     def interpolate_pattern_hook(pattern: Pattern, hook: HookPointLike) -> Pattern:
+        check_placement(hook, "pattern", "interpolate_pattern(...)")
         mixed_in = _replacement(donor, pattern, hook, "donor pattern")
         if validate:
             validate_pattern(mixed_in, like=pattern)
@@ -133,6 +139,7 @@ def uniform_pattern() -> HookFn:
     """
 
     def uniform_pattern_hook(pattern: Pattern, hook: HookPointLike) -> Pattern:
+        check_placement(hook, "pattern", "uniform_pattern()")
         visible = _visible_keys(pattern)
         uniform = visible / visible.sum(dim=-1, keepdim=True)
         # contiguous(): a stride-0 expanded view would break a later in-place hook.
@@ -152,6 +159,7 @@ def random_pattern(seed: int = 0) -> HookFn:
     """
 
     def random_pattern_hook(pattern: Pattern, hook: HookPointLike) -> Pattern:
+        check_placement(hook, "pattern", "random_pattern(...)")
         # Drawn on CPU in float32 so a seed gives the same pattern on every device.
         draws = torch.empty(pattern.shape, dtype=torch.float32)
         draws.exponential_(generator=generator_for(seed, hook))
@@ -180,12 +188,11 @@ def replace_scores(source: Source, *, validate: bool = True) -> HookFn:
     """
 
     def replace_scores_hook(scores: Scores, hook: HookPointLike) -> Scores:
+        check_placement(hook, "scores", "replace_scores(...)")
         replacement = _replacement(source, scores, hook, "scores")
         if validate:
-            validate_scores(replacement, like=scores)
-        query_len, key_len = scores.shape[-2:]
-        masked = torch.finfo(scores.dtype).min
-        future = future_mask(query_len, key_len, scores.device)
-        return torch.where(scores <= masked, scores, replacement.masked_fill(future, masked))
+            # Not causal=True: future keys are re-masked below, whatever the source holds there.
+            validate_scores(replacement, like=scores, causal=False)
+        return remask_scores(replacement, scores)
 
     return replace_scores_hook

@@ -3,14 +3,17 @@
 Every factory in ``hooks`` reads only ``hook.name`` (a TransformerLens name such as
 ``blocks.3.attn.hook_pattern``, or a TransformerBridge's own name for it, such as
 ``blocks.3.attn.o.hook_in`` for ``hook_z``): the layer picks a per-layer source or seed, and
-the name says which axis holds the heads.
+the name says which axis holds the heads and whether the factory fits there at all (``fits``,
+``check_placement`` and the one table of kinds, ``PLACEMENT``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from typing import Optional, Protocol, Union
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Literal, Optional, Protocol, Union
 
 import torch
 from jaxtyping import Float
@@ -76,6 +79,60 @@ _HEAD_AXIS_BY_SUFFIX: dict[str, int] = {
 }
 
 
+
+class HookPlacementError(ValueError):
+    """A hook factory's function placed on a hook point it does not fit, e.g. a pattern
+    factory on ``hook_attn_scores`` (where it would unmask the future) or on ``hook_z``."""
+
+
+Kind = Literal["pattern", "scores", "heads"]
+"""What a factory edits: post-softmax patterns, pre-softmax scores, or per-head activations."""
+
+
+@dataclass(frozen=True)
+class PointKind:
+    """One row of ``PLACEMENT``: the hook points a kind of factory fits, and its factories."""
+
+    noun: str
+    """'pattern', as in 'a pattern factory'."""
+    edits: str
+    """'patterns', as in 'for patterns use ...'."""
+    suffixes: tuple[str, ...]
+    """Last component of the TransformerLens names it fits (bridge aliases are mapped first)."""
+    where: str
+    """The points, as a message names them."""
+    factories: str
+    """The factories of this kind, as a message suggests them."""
+
+
+PLACEMENT: dict[str, PointKind] = {
+    "pattern": PointKind(
+        "pattern",
+        "patterns",
+        ("hook_pattern",),
+        "blocks.{L}.attn.hook_pattern",
+        "replace_pattern(...), interpolate_pattern(...), uniform_pattern() or random_pattern()",
+    ),
+    "scores": PointKind(
+        "score",
+        "scores",
+        ("hook_attn_scores",),
+        "blocks.{L}.attn.hook_attn_scores",
+        "replace_scores(...)",
+    ),
+    "heads": PointKind(
+        "head",
+        "per-head edits",
+        tuple(_HEAD_AXIS_BY_SUFFIX),
+        "the per-head points blocks.{L}.attn.hook_q/k/v/z (or a bridge's attn.q/k/v.hook_out, "
+        "attn.o.hook_in), hook_pattern, hook_attn_scores, hook_rot_q/k, hook_result",
+        "ablate_heads(...), patch_heads(...), scale_heads(...), permute_heads(...) or "
+        "shuffle_heads()",
+    ),
+}
+"""Where each kind of factory fits. ``capture`` only reads, so it fits every hook point."""
+
+
 def _name_of(hook: HookPointLike | str) -> str:
     name = hook if isinstance(hook, str) else getattr(hook, "name", None)
     if not isinstance(name, str):
@@ -133,6 +190,65 @@ def head_axis_of(hook: HookPointLike | str) -> int:
             f"{', '.join(_HEAD_AXIS_BY_SUFFIX)}; pass head_axis=... to use another hook point"
         )
     return axis
+
+
+@lru_cache(maxsize=4096)
+def _fits_name(name: str, kind: str) -> bool:
+    if kind not in PLACEMENT:
+        raise ValueError(f"unknown kind {kind!r}; kinds are {', '.join(PLACEMENT)}")
+    return hook_name(name).rsplit(".", 1)[-1] in PLACEMENT[kind].suffixes
+
+
+def fits(hook: HookPointLike | str, kind: Kind) -> bool:
+    """Whether a factory of ``kind`` ('pattern', 'scores' or 'heads', see ``PLACEMENT``) fits
+    the hook point (or hook name) ``hook``; a bridge's aliases count as the names they stand for.
+
+    Example::
+
+        hooks.fits("blocks.0.attn.hook_pattern", "pattern")  # True
+        hooks.fits("blocks.0.attn.hook_attn_scores", "pattern")  # False
+        hooks.fits("blocks.3.attn.o.hook_in", "heads")  # True: a bridge's hook_z
+    """
+    return _fits_name(_name_of(hook), kind)
+
+
+def _described(name: str) -> str:
+    tl_name = hook_name(name)
+    return name if tl_name == name else f"{name} (a bridge's {tl_name})"
+
+
+def placement_error(hook: HookPointLike | str, kind: Kind, factory: str) -> HookPlacementError:
+    """The error for ``factory`` (e.g. ``"uniform_pattern()"``), a factory of ``kind``, placed
+    at ``hook``: it names the point, where the factory fits, and the factories that fit there."""
+    name = _name_of(hook)
+    fitting = PLACEMENT[kind]
+    here = [other for key, other in PLACEMENT.items() if key != kind and _fits_name(name, key)]
+    if here:
+        hint = "".join(f"; for {other.edits} use {other.factories}" for other in here)
+    else:
+        hint = "; no factory in hooks edits that point (capture(...) reads any point)"
+        if kind == "heads":
+            hint += ", and it has no per-head axis: pass head_axis=... if it has one"
+    return HookPlacementError(
+        f"{factory} is a {fitting.noun} factory and fits {fitting.where}, not {_described(name)}"
+        + hint
+    )
+
+
+def check_placement(hook: Optional[HookPointLike | str], kind: Kind, factory: str) -> None:
+    """Raise ``HookPlacementError`` unless a factory of ``kind`` fits ``hook``. A hook that
+    carries no name (``None``, or a HookPoint never named) is not a placement and is let
+    through: the factory's function was called on a tensor directly.
+
+    Example::
+
+        def my_pattern_hook(pattern, hook):
+            check_placement(hook, "pattern", "my_pattern_hook")
+            return pattern
+    """
+    name = hook if isinstance(hook, str) else getattr(hook, "name", None)
+    if isinstance(name, str) and not _fits_name(name, kind):
+        raise placement_error(name, kind, factory)
 
 
 def source_for(

@@ -8,6 +8,9 @@ Left padding: the model itself produces rows that are not causal distributions f
 queries (fully masked rows, which softmax spreads over every key, or which TransformerLens
 compatibility mode zeroes). Given ``like`` (the live pattern), those query rows are found there
 and not checked for causality or normalisation.
+
+A replacement score tensor must have the live shape, no NaN or +inf, and every future key
+masked (at or below ``finfo(dtype).min``): a score edit must never let a query see later keys.
 """
 
 from __future__ import annotations
@@ -155,16 +158,25 @@ def validate_pattern(
         )
 
 
+def _masked(scores: Tensor) -> Tensor:
+    """True where a score is masked: at or below ``finfo(dtype).min`` (``-inf`` included)."""
+    return scores <= torch.finfo(scores.dtype).min
+
+
 @torch.no_grad()
-def validate_scores(scores: Scores, *, like: Optional[Tensor] = None) -> None:
+def validate_scores(scores: Scores, *, like: Optional[Tensor] = None, causal: bool = True) -> None:
     """Raise ``PatternError`` unless ``scores`` can replace pre-softmax attention scores.
 
-    Checks a floating [batch, head, query, key] tensor with ``like``'s shape and no NaN or +inf.
-    ``-inf`` is allowed: models mask with it (TransformerLens compatibility mode does).
+    Checks a floating [batch, head, query, key] tensor with ``like``'s shape, no NaN or +inf,
+    and, with ``causal``, every future key masked: at or below ``finfo(dtype).min`` (``-inf``
+    is allowed: models mask with it, TransformerLens compatibility mode does). A score edit must
+    never let a query see later keys; ``replace_scores`` re-masks them for you.
 
     Example::
 
-        hooks.validate_scores(torch.zeros(1, 2, 3, 3))  # passes
+        masked = torch.zeros(1, 2, 3, 3).masked_fill(hooks.future_mask(3, 3), float("-inf"))
+        hooks.validate_scores(masked)  # passes
+        hooks.validate_scores(torch.zeros(1, 2, 3, 3))  # PatternError: future keys visible
     """
     _check_layout(scores, like, "scores")
     bad = torch.isnan(scores) | (scores == float("inf"))
@@ -174,3 +186,31 @@ def validate_scores(scores: Scores, *, like: Optional[Tensor] = None) -> None:
             f"{_where(bad.any(dim=-1))}); softmax of them is NaN. Mask with "
             "torch.finfo(dtype).min rather than dividing by zero or overflowing half precision"
         )
+    if not causal:
+        return
+    query_len, key_len = scores.shape[-2:]
+    visible_future = future_mask(query_len, key_len, scores.device) & ~_masked(scores)
+    if bool(visible_future.any()):
+        b, h, q, k = _first(visible_future)
+        raise PatternError(
+            f"scores are not causal: {int(visible_future.sum())} future keys are left visible "
+            f"(first at batch {b}, head {h}, query {q}, key {k}, score "
+            f"{scores[b, h, q, k].item():.3g}); query i may see key j only when "
+            f"j <= i + {key_len - query_len}. Set them to torch.finfo(dtype).min with "
+            "scores.masked_fill(hooks.future_mask(query_len, key_len), torch.finfo(dtype).min), "
+            "or use hooks.replace_scores, which re-masks them"
+        )
+
+
+def remask_scores(new: Scores, live: Scores) -> Scores:
+    """``new`` with every future key set to ``finfo(dtype).min`` and every entry the live scores
+    already mask (padding, ``-inf`` in compatibility mode) kept as it is live, so a score edit
+    can never unmask the future or a padding key.
+
+    Example::
+
+        hooks.validate.remask_scores(torch.zeros_like(live), live)  # uniform causal attention
+    """
+    query_len, key_len = live.shape[-2:]
+    future = future_mask(query_len, key_len, live.device)
+    return torch.where(_masked(live), live, new.masked_fill(future, torch.finfo(live.dtype).min))
