@@ -79,6 +79,16 @@ class Arch:
         return getattr(transformers, self.hf_class)(config)
 
 
+def set_only(**settings: Any) -> dict[str, Any]:
+    """The settings that were given (not None): config builders pass only what was asked for,
+    so everything else keeps transformers' defaults.
+
+    >>> set_only(dropout=0.0, init_std=None)
+    {'dropout': 0.0}
+    """
+    return {key: value for key, value in settings.items() if value is not None}
+
+
 def _registry() -> dict[str, Arch]:
     from interp.arch import neox, opt
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from interp.arch import Arch
+from interp.arch import Arch, set_only
 
 
 def new_config(
@@ -28,13 +28,8 @@ def new_config(
 
     if not 0 < rotary_pct <= 1:
         raise ValueError(f"rotary_pct must be in (0, 1], got {rotary_pct}")
-    options: dict[str, Any] = {}
-    if init_std is not None:
-        options["initializer_range"] = init_std
-    if tie_embeddings is not None:
-        options["tie_word_embeddings"] = tie_embeddings
-    if dropout is not None:
-        options.update(attention_dropout=dropout, hidden_dropout=dropout)
+    options = set_only(initializer_range=init_std, tie_word_embeddings=tie_embeddings,
+                       attention_dropout=dropout, hidden_dropout=dropout)
     return GPTNeoXConfig(
         vocab_size=vocab_size, hidden_size=d_model, num_hidden_layers=n_layers,
         num_attention_heads=n_heads, intermediate_size=d_mlp, max_position_embeddings=n_ctx,

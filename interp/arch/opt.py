@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from interp.arch import Arch
+from interp.arch import Arch, set_only
 
 
 def new_config(
@@ -24,13 +24,8 @@ def new_config(
     """
     from transformers import OPTConfig
 
-    options: dict[str, Any] = {}
-    if init_std is not None:
-        options["init_std"] = init_std
-    if tie_embeddings is not None:
-        options["tie_word_embeddings"] = tie_embeddings
-    if dropout is not None:
-        options.update(dropout=dropout, attention_dropout=dropout)
+    options = set_only(init_std=init_std, tie_word_embeddings=tie_embeddings,
+                       dropout=dropout, attention_dropout=dropout)
     return OPTConfig(
         vocab_size=vocab_size, hidden_size=d_model, num_hidden_layers=n_layers,
         num_attention_heads=n_heads, ffn_dim=d_mlp, max_position_embeddings=n_ctx,
