@@ -1,4 +1,4 @@
-"""Fine-tuning variants for the ICL-preservation study: which weights train, on which loss.
+"""Fine-tuning variants: which weights train, on which loss.
 
 A ``Variant`` names the trainable components (``interp.params`` names: all, attn, qk, v, o,
 none) and whether the auxiliary few-shot loss is on. Every variant trains the plain HF model
@@ -7,20 +7,17 @@ none) and whether the auxiliary few-shot loss is on. Every variant trains the pl
 - ZS+FS: ZS + w * FS, FS the same loss on prompts with ``fs_shots`` demonstrations of the
   same (fixed) mapping, ``w`` annealed linearly from 1 at the first step to 0 at the last.
 
-Trained weights are saved per (base model, variant, seed, configuration) in HF format
-(``save_pretrained`` + the tokenizer) into a temporary folder renamed into place, and a
-rerun loads them instead of training again. A NaN loss stops training with
-``NonFiniteLossError`` naming the variant and the step.
+``fine_tuned`` saves trained weights in HF format (``save_pretrained`` + the tokenizer)
+into a folder the caller names (a result cache's ``artifacts(key)``, keyed by the base
+model and ``cell_key``), written through ``interp.runs.files.atomic_dir``; a rerun loads
+them instead of training again. A NaN loss stops training with ``NonFiniteLossError``
+naming the variant and the step.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
 import random
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -29,16 +26,20 @@ import torch
 from jaxtyping import Int
 from torch import Tensor, nn
 
-from interp.scoring import encode_pair
+from interp.loading import load_hf_model
 from interp.params import component_masks, expand_components
+from interp.runs.files import atomic_dir
+from interp.scoring import encode_pair
 from interp.tasks import get_task
 from interp.tasks.base import Task
 from interp.training import NonFiniteLossError, Schedule, train_steps
 
 __all__ = ["FineTuneConfig", "NonFiniteLossError", "VARIANTS", "Variant", "answer_loss",
-           "fine_tune", "fine_tuned", "variants"]
+           "cell_key", "fine_tune", "fine_tuned", "saved_meta", "variants"]
 
-# Trainable sets of the study, by name -> interp.params components.
+META = "interp_finetune.json"  # beside the saved weights: base, variant, seed, config, losses
+
+# Trainable sets, by name -> interp.params components.
 TRAINABLE: dict[str, tuple[str, ...]] = {
     "all": expand_components("all"),
     "attn": expand_components("attn"),
@@ -222,43 +223,39 @@ def _order(rng: random.Random, n: int, total: int) -> list[int]:
     return out[:total]
 
 
-def cell_dir(folder: Path, base: str, variant: Variant, seed: int, config: FineTuneConfig) -> Path:
-    """Where a variant's weights live: named by model, variant, seed and a digest of the
-    config and the base weights (``interp.fingerprint``), so retrained base weights never
-    reuse a fine-tune of the old ones.
+def cell_key(variant: Variant, seed: int, config: FineTuneConfig) -> dict[str, Any]:
+    """What a fine-tuned copy depends on besides its base model (which enters a cache key as
+    ``ResultCache.model_key(base)``: name and weights fingerprint).
 
-    >>> cell_dir(Path("c"), "suite/pythia-s4", Variant("v"), 0, FineTuneConfig()).parent.name
-    'suite--pythia-s4'
+    >>> cell_key(Variant("v"), 0, FineTuneConfig())["variant"]
+    'v'
     """
-    from interp.loading import fingerprint
-
-    key = dict(config.key(), base_weights=fingerprint(base))
-    digest = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:10]
-    slug = base.replace("/", "--").replace("@", "-at-")
-    return Path(folder) / slug / f"{variant.name}-seed{seed}-{digest}"
+    return dict(variant=variant.name, seed=seed, finetune=config.key())
 
 
-def save_atomic(model: nn.Module, path: Path, meta: dict[str, Any]) -> Path:
-    """Save ``model`` and its tokenizer in HF format into a temp folder, then rename it to
-    ``path``: a crash never leaves a half-written checkpoint where a rerun would load it.
+def save_atomic(model: nn.Module, path: Path, meta: dict[str, Any], *,
+                replace: bool = False) -> Path:
+    """Save ``model`` and its tokenizer in HF format, with ``meta`` beside them, through
+    ``atomic_dir``: a crash never leaves a half-written checkpoint where a rerun would load
+    it. An existing finished copy is kept unless ``replace``.
 
     >>> save_atomic(model, Path("cells/x"), {"variant": "v"})  # doctest: +SKIP
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
-    try:
+    with atomic_dir(path, keep_existing=not replace) as tmp:
         model.save_pretrained(tmp)
         model.tokenizer.save_pretrained(tmp)
-        (tmp / "interp_finetune.json").write_text(json.dumps(meta, indent=2, default=str))
-        if path.exists():  # a finished copy from an earlier or parallel run: keep it
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return path
+        (tmp / META).write_text(json.dumps(meta, indent=2, default=str))
+    return Path(path)
+
+
+def saved_meta(path: Path) -> Optional[dict[str, Any]]:
+    """What ``fine_tuned`` recorded beside the weights in ``path`` (losses, config), if saved.
+
+    >>> saved_meta(Path("/nonexistent")) is None
+    True
+    """
+    file = Path(path) / META
+    return json.loads(file.read_text()) if file.is_file() else None
 
 
 def fine_tuned(
@@ -267,30 +264,27 @@ def fine_tuned(
     config: FineTuneConfig,
     *,
     seed: int,
-    folder: Path,
+    path: Optional[Path],
     device: Optional[str] = None,
     force: bool = False,
 ) -> tuple[nn.Module, bool]:
-    """The fine-tuned model of ``variant``: loaded from ``folder`` if saved, else trained
-    from ``base`` and saved. Returns (plain HF model, whether it was reused).
-    ``Variant("none")`` is the base model itself (nothing to train or save).
+    """The fine-tuned model of ``variant``: loaded from ``path`` if saved there, else trained
+    from ``base`` and saved to ``path``. Returns (plain HF model, whether it was reused).
+    ``Variant("none")`` is the base model itself (nothing to train or save; ``path`` unused).
 
-    >>> model, reused = fine_tuned("suite/pythia-s4", Variant("v"), FineTuneConfig(),
-    ...                            seed=0, folder=Path("figures/icl_circuits/cells"))  # doctest: +SKIP
+    >>> model, reused = fine_tuned("suite/pythia-s4", Variant("v"), FineTuneConfig(), seed=0,
+    ...                            path=cache.artifacts(key))  # doctest: +SKIP
     """
-    from interp.loading import load_hf_model
-
     if not variant.components:
         return load_hf_model(base, device=device), True
-    path = cell_dir(folder, base, variant, seed, config)
+    if path is None:
+        raise ValueError(f"variant {variant.name}: fine_tuned needs a path for its weights")
+    path = Path(path)
     if (path / "config.json").is_file() and not force:
-        model = load_hf_model(path, device=device)
-        return model, True
-    if force and path.exists():
-        shutil.rmtree(path)
+        return load_hf_model(path, device=device), True
     model = load_hf_model(base, device=device)
     losses = fine_tune(model, variant, config, seed=seed)
     meta = dict(base=base, variant=variant.name, seed=seed, config=config.key(),
                 first_loss=losses[0], last_loss=losses[-1])
-    save_atomic(model, path, meta)
+    save_atomic(model, path, meta, replace=force)
     return model, False

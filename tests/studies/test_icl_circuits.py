@@ -1,9 +1,14 @@
-"""studies/icl_circuits.py end to end on pythia-s1, the QK / V patching engines, and the toy."""
+"""The ICL-circuits study end to end on pythia-s1, in process (outputs, preserved %,
+attribution, toy, resume, one-line errors), its CLI once, the QK / V patching engines."""
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pandas as pd
@@ -11,22 +16,25 @@ import pytest
 import torch
 
 import interp
-from interp.training.finetune import FineTuneConfig, Variant, fine_tune
 from interp.analysis.patching import gap_fraction, icl_head_scores, patch_sweep
 from interp.interventions import ValueSwap
 from interp.interventions.pattern_swap import PatternSwap
+from interp.runs.study import run_study
+from interp.studies.icl_circuits import RESULT_COLUMNS, STUDY, Config
 from interp.tasks import get_task
+from interp.training.finetune import FineTuneConfig, Variant, fine_tune
 
-SCRIPT = Path(__file__).resolve().parents[2] / "studies" / "icl_circuits.py"
-SMALL = ["--models", "suite/pythia-s1", "--n", "8", "--seeds", "2", "--steps", "3",
-         "--shots", "0", "2", "--variants", "v", "qk", "none", "--attribution", "v",
-         "--toy-seeds", "2", "--toy-steps", "20", "5", "--toy-eval-prompts", "50"]
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "studies" / "icl_circuits.py"
+SMALL = dict(models=("suite/pythia-s1",), n=8, seeds=2, steps=3, shots=(0, 2),
+             variants=("v", "qk", "none"), attribution=("v",), toy_seeds=2, toy_steps=(20, 5),
+             toy_eval_prompts=50)
 TINY = FineTuneConfig(steps=4, batch_size=4, n_train=16, lr=1e-2, warmup=1)
 TOKENS = torch.tensor([[1, 5, 9, 14, 22, 30, 7], [1, 8, 8, 19, 4, 11, 6]])
 
 
-def study():
-    spec = importlib.util.spec_from_file_location("icl_circuits", SCRIPT)
+def cli():
+    spec = importlib.util.spec_from_file_location("icl_circuits_cli", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -35,13 +43,17 @@ def study():
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("icl")
-    assert study().main(SMALL + ["--out", str(out)]) == 0
+    run_study(STUDY, Config(out=out, **SMALL), quiet=True)
     return out
+
+
+def weight_folders(out: Path) -> list[Path]:
+    return [p for p in (out / "cells").iterdir() if p.is_dir() and not p.name.startswith(".")]
 
 
 def test_outputs_columns_and_captions(first_run):
     results = pd.read_csv(first_run / "results.csv")
-    assert list(results.columns) == study().RESULT_COLUMNS
+    assert list(results.columns) == RESULT_COLUMNS
     # 4 trained variants x 2 seeds + the base copied to both seeds; 3 tasks x 2 shot counts.
     assert len(results) == (4 * 2 + 2) * 3 * 2
     assert set(results.role) == {"target", "heldout"}
@@ -50,10 +62,16 @@ def test_outputs_columns_and_captions(first_run):
         assert (first_run / f"{stem}.pdf").is_file()
     captions = (first_run / "CAPTIONS.md").read_text()
     assert captions.count("**") == 8
+    for table in ("results", "preserved", "attribution", "icl_heads", "toy", "finetunes"):
+        assert f"`{table}.csv`" in captions
     record = json.loads((first_run / "results.json").read_text())
-    assert record["config"]["n"] == 8 and record["cells"]["weights_trained"] == 8
-    weights = list((first_run / "cells" / "weights" / "suite--pythia-s1").iterdir())
+    assert record["config"]["n"] == 8 and record["weights"]["trained"] == 8
+    assert record["finetune"]["steps"] == 3 and len(record["preserved"]) == 5 * 3
+    weights = weight_folders(first_run)  # each in its cell's cache artifacts folder
     assert len(weights) == 8 and all((w / "config.json").is_file() for w in weights)
+    finetunes = pd.read_csv(first_run / "finetunes.csv")
+    assert len(finetunes) == 8 and set(finetunes.weights) == {"trained"}
+    assert finetunes.last_loss.notna().all()
 
 
 def test_preserved_is_relative_to_the_base(first_run):
@@ -91,47 +109,66 @@ def test_attribution_and_toy_tables(first_run):
 def test_rerun_reuses_weights_and_cells_and_reproduces(first_run, capsys):
     before = {n: pd.read_csv(first_run / n) for n in ("results.csv", "attribution.csv")}
     capsys.readouterr()
-    assert study().main(SMALL + ["--out", str(first_run)]) == 0
-    assert "0 trained, 0 loaded; 0 cells computed" in capsys.readouterr().out
+    run_study(STUDY, Config(out=first_run, **SMALL))
+    out = capsys.readouterr().out
+    assert "fine-tuned weights: 0 trained, 0 loaded" in out and "; 0 cells computed" in out
     for name, table in before.items():
         pd.testing.assert_frame_equal(pd.read_csv(first_run / name), table)
     # Without the result cells every number is recomputed from the saved weights (none
     # retrained) and comes out the same. (Retraining is bitwise deterministic too: see
-    # tests/test_finetune.py::test_saved_variants_are_reused_and_identical.)
+    # tests/unit/training/test_finetune.py::test_saved_variants_are_reused_and_identical.)
     for cell in (first_run / "cells").glob("*.json"):
         cell.unlink()
     capsys.readouterr()
-    assert study().main(SMALL + ["--out", str(first_run)]) == 0
-    assert "0 trained, 8 loaded; 11 cells computed" in capsys.readouterr().out
+    run_study(STUDY, Config(out=first_run, **SMALL))
+    out = capsys.readouterr().out
+    assert "fine-tuned weights: 0 trained, 8 loaded" in out and "; 11 cells computed" in out
     for name, table in before.items():
         pd.testing.assert_frame_equal(pd.read_csv(first_run / name), table)
 
 
-@pytest.mark.parametrize("flags, message", [
-    (["--variants", "kv", "none"], "unknown trainable set 'kv'"),
-    (["--variants", "v"], "must include 'none'"),
-    (["--target-task", "icl_heldout"], "only a 'test' split"),
-    (["--heldout-tasks", "icl_hedlout"], "icl_heldout"),
-    (["--shots", "2", "4"], "--shots must include 0"),
-    (["--tasks", "icl"], "takes --target-task"),
+@pytest.mark.parametrize("settings, message", [
+    (dict(variants=("kv", "none")), "unknown trainable set 'kv'"),
+    (dict(variants=("v",)), "must include 'none'"),
+    (dict(target_task="icl_heldout"), "only a 'test' split"),
+    (dict(heldout_tasks=("icl_hedlout",)), "icl_heldout"),
+    (dict(shots=(2, 4)), "--shots must include 0"),
+    (dict(attribution=("v+zs",)), "only suffix"),
+    (dict(dtype="bf16"), "float32 only"),
 ])
-def test_bad_input_is_one_line(flags, message, tmp_path, capsys):
+def test_bad_input_is_one_line(settings, message, tmp_path):
+    with pytest.raises(ValueError) as error:
+        Config(out=tmp_path, models=("suite/pythia-s1",), **settings)
+    assert message in str(error.value) and "\n" not in str(error.value)
+    assert not list(tmp_path.iterdir())
+
+
+def test_flags_the_study_does_not_take_are_refused(capsys):
+    parser = cli().parser()
     with pytest.raises(SystemExit) as exit_info:
-        study().main(["--models", "suite/pythia-s1", *flags, "--out", str(tmp_path)])
+        parser.parse_args(["--tasks", "icl"])
     assert exit_info.value.code == 2
-    err = capsys.readouterr().err.strip()
-    assert err.startswith("error:") and "\n" not in err and message in err
+    assert "unrecognized arguments: --tasks" in capsys.readouterr().err
+    args = parser.parse_args(["--toy-steps", "7", "3", "--variants", "v", "none"])
+    config = cli().make_config(args)
+    assert config.toy.pretrain_steps == 7 and config.toy.finetune_steps == 3
+    assert config.n == 48 and config.variants == ("v", "none")
+    assert dataclasses.replace(config, steps=5).finetune.steps == 5
 
 
-def test_nan_loss_stops_the_study_naming_variant_and_step(tmp_path, capsys):
+def test_nan_loss_stops_the_cli_naming_variant_and_step(tmp_path):
     # A learning rate this large overflows the weights within a few steps.
-    code = study().main(["--models", "suite/pythia-s1", "--n", "4", "--seeds", "1", "--steps",
-                         "30", "--lr", "1e30", "--variants", "all", "none", "--toy-seeds", "0",
-                         "--out", str(tmp_path)])
-    last = capsys.readouterr().err.strip().splitlines()[-1]  # after the progress bar
-    assert code == 2
+    done = subprocess.run([sys.executable, str(SCRIPT), "--models", "suite/pythia-s1", "--n", "4",
+                           "--seeds", "1", "--steps", "30", "--lr", "1e30", "--variants", "all",
+                           "none", "--toy-seeds", "0", "--out", str(tmp_path)],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300,
+                          env={**os.environ, "OMP_NUM_THREADS": "1"})
+    last = done.stderr.strip().splitlines()[-1]  # after the progress bar
+    assert done.returncode == 2, done.stderr[-2000:]
     assert last.startswith("error: variant all (seed 0): loss is") and " at step " in last
-    assert not list((tmp_path / "cells" / "weights").rglob("config.json")), "nothing saved"
+    assert last.endswith("lower --lr or --steps") and "Traceback" not in done.stderr
+    assert not list((tmp_path / "cells").rglob("config.json")), "nothing saved"
+    assert not list(tmp_path.glob("*.csv"))
 
 
 @pytest.mark.parametrize("name", ["suite/pythia-s1", "suite/opt-s1"])

@@ -13,13 +13,15 @@ from interp.training.finetune import (
     FineTuneConfig,
     Variant,
     answer_loss,
-    cell_dir,
+    cell_key,
     encode_answers,
     fine_tune,
     fine_tuned,
+    saved_meta,
     variants,
 )
 from interp.params import component_masks
+from interp.runs.cache import ResultCache
 from interp.tasks import get_task
 from interp.training import NonFiniteLossError, Schedule, restrict_training, train_steps
 
@@ -90,12 +92,19 @@ def test_nan_loss_names_variant_and_step():
 
 def test_saved_variants_are_reused_and_identical(tmp_path):
     variant = Variant("v")
-    first, reused = fine_tuned("suite/pythia-s1", variant, TINY, seed=0, folder=tmp_path)
+    cache = ResultCache(tmp_path / "cells", study="finetune-test")
+
+    def folder(config, seed=0):
+        return cache.artifacts({**cache.model_key("suite/pythia-s1"),
+                                **cell_key(variant, seed, config)})
+
+    path = folder(TINY)
+    first, reused = fine_tuned("suite/pythia-s1", variant, TINY, seed=0, path=path)
     assert not reused
-    path = cell_dir(tmp_path, "suite/pythia-s1", variant, 0, TINY)
     assert (path / "config.json").is_file() and (path / "tokenizer.json").is_file()
+    assert saved_meta(path)["variant"] == "v" and saved_meta(path)["seed"] == 0
     assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
-    again, reused = fine_tuned("suite/pythia-s1", variant, TINY, seed=0, folder=tmp_path)
+    again, reused = fine_tuned("suite/pythia-s1", variant, TINY, seed=0, path=path)
     assert reused
     for (name, a), (_, b) in zip(first.named_parameters(), again.named_parameters()):
         assert torch.equal(a, b), name
@@ -103,10 +112,11 @@ def test_saved_variants_are_reused_and_identical(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(again.parameters(), base.parameters()))
     # Another configuration or seed is another cell; retraining the same one is deterministic.
     other = dataclasses.replace(TINY, steps=5)
-    assert cell_dir(tmp_path, "suite/pythia-s1", variant, 0, other) != path
-    retrained, reused = fine_tuned("suite/pythia-s1", variant, TINY, seed=0, folder=tmp_path,
+    assert folder(other) != path and folder(TINY, seed=1) != path
+    retrained, reused = fine_tuned("suite/pythia-s1", variant, TINY, seed=0, path=path,
                                    force=True)
     assert not reused
+    assert not [p for p in path.parent.iterdir() if p.name.endswith((".tmp", ".old"))]
     for a, b in zip(first.parameters(), retrained.parameters()):
         assert torch.equal(a, b)
 

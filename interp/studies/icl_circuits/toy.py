@@ -24,6 +24,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor, nn
 
+from interp.training import NonFiniteLossError
+
 Prompts = Float[Tensor, "batch token dim"]
 Targets = Float[Tensor, "batch"]
 
@@ -160,8 +162,6 @@ def fine_tune_toy(
 
 
 def _check_finite(loss: Tensor, label: str, step: int) -> None:
-    from interp.training import NonFiniteLossError
-
     if not torch.isfinite(loss):
         raise NonFiniteLossError(f"{label}: loss is {loss.item()} at step {step}")
 

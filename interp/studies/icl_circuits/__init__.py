@@ -1,0 +1,44 @@
+"""ICL circuits: which fine-tuning keeps in-context learning, Q/K or V (arXiv 2602.23197).
+
+``studies/icl_circuits.py`` is the CLI. Fine-tuning variants (all, attn, qk, v, o, none; each
+with and without the annealed few-shot loss) are scored at several shot counts on the target
+and held-out tasks; QK / V patching between base and fine-tuned model attributes the change
+per layer; ICL-head scores; and the paper's linear-attention toy (``toy``).
+
+>>> from interp.runs.study import run_study  # doctest: +SKIP
+>>> run_study(STUDY, Config(out="/tmp/icl", models=("suite/pythia-s1",), n=8))  # doctest: +SKIP
+"""
+
+from interp.runs.study import Study
+from interp.studies.icl_circuits.config import (
+    DEFAULT_ATTRIBUTION,
+    DEFAULT_HELDOUT,
+    DEFAULT_MODELS,
+    DEFAULT_N,
+    DEFAULT_SHOTS,
+    DEFAULT_TARGET,
+    DEFAULT_TRAINABLE,
+    Config,
+)
+from interp.studies.icl_circuits.experiment import (
+    RESULT_COLUMNS,
+    attribute,
+    evaluate_variants,
+    preserved_table,
+    run,
+    run_toy,
+    weights_path,
+)
+from interp.studies.icl_circuits.figures import draw_figures, draw_toy, figures
+from interp.studies.icl_circuits.report import captions, report, summary
+from interp.studies.icl_circuits.toy import LinearAttention, ToyConfig
+from interp.studies.icl_circuits import toy
+
+STUDY = Study("icl_circuits", config=Config, run=run, figures=figures, report=report,
+              cache_version=2)
+
+__all__ = ["DEFAULT_ATTRIBUTION", "DEFAULT_HELDOUT", "DEFAULT_MODELS", "DEFAULT_N",
+           "DEFAULT_SHOTS", "DEFAULT_TARGET", "DEFAULT_TRAINABLE", "RESULT_COLUMNS", "STUDY",
+           "Config", "LinearAttention", "ToyConfig", "attribute", "captions", "draw_figures",
+           "draw_toy", "evaluate_variants", "figures", "preserved_table", "report", "run",
+           "run_toy", "summary", "toy", "weights_path"]
