@@ -24,7 +24,10 @@ def test_readme_example_runs_and_the_swap_is_live():
     printed = out.getvalue()
     assert "->" in printed and "accuracy" in printed
     # The swap really reached the output: the last-position logits moved.
-    assert not scope["before"].allclose(scope["after"]), "swapping layer 3's pattern changed nothing"
+    assert not scope["before"].allclose(scope["after"]), "swapping layer 0's pattern changed nothing"
+    # ... and it changed the answer, as the README's comment says.
+    decode = scope["model"].tokenizer.decode
+    assert (decode(scope["before"].argmax()), decode(scope["after"].argmax())) == ("8", "7")
 
 
 def test_first_lines_give_the_two_make_commands():
