@@ -14,15 +14,8 @@ from interp.bridge import (
     make_patterns_live,
     run_self_test,
 )
-from interp.loading import (
-    CorruptCheckpointError,
-    ModelNotFoundError,
-    fingerprint,
-    load_hf_model,
-    load_model,
-    resolve,
-    suite_models,
-)
+from interp.loading import CorruptCheckpointError, load_hf_model, load_model
+from interp.sources import ModelNotFoundError, fingerprint, resolve, suite_models
 from interp.scoring import NonFiniteScoreError, evaluate, score_task
 from interp.tasks import get_task
 

@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 def boot_bridge(source: Any, hf_model: Any, tokenizer: Any, *, self_test: bool = True) -> "TransformerBridge":
     """A TransformerBridge around ``hf_model`` with live pattern hooks and its own tokenizer.
 
-    ``source`` is the ``interp.loading.ModelSource`` the model came from (its ``location``
+    ``source`` is the ``interp.sources.ModelSource`` the model came from (its ``location``
     is what TransformerLens reads the config from).
     """
     from transformer_lens.model_bridge import TransformerBridge

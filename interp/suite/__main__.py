@@ -8,7 +8,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from interp.loading import SUITE_DIR
+from interp.sources import SUITE_DIR
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Optional
 
 from interp.interventions import HEAD_MAPPINGS
-from interp.loading import resolve
+from interp.sources import resolve
 from interp.runs.study import StudyConfig
 from interp.tasks import available_tasks
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from interp.loading import resolve
+from interp.sources import resolve
 from interp.runs.study import StudyConfig
 from interp.studies.icl_circuits.toy import ToyConfig
 from interp.tasks import get_task

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from interp.loading import SUITE_DIR, resolve
+from interp.sources import SUITE_DIR, resolve
 from interp.runs.study import StudyConfig
 from interp.studies.task_interference.facts import continued_lr, extreme_copies, rare_copy
 from interp.tasks import available_tasks

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 from torch import nn
 
 from interp.arch import family_of
-from interp.loading import resolve
+from interp.sources import resolve
 from interp.suite.corpus import CorpusConfig
 from interp.suite.recipe import PEAK_LR
 from interp.tasks.base import Task
