@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from interp.arch import Arch, set_only
+from interp.arch.record import Arch, set_only
 
 
 def new_config(

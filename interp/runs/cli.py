@@ -13,6 +13,8 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+from interp.runs.study import run_study
+
 
 def add_common_flags(parser: argparse.ArgumentParser, *, out: str, tasks: bool = True,
                      data_files: bool = True) -> None:
@@ -60,8 +62,6 @@ def common_settings(args: argparse.Namespace) -> dict:
 def study_main(study, parser: argparse.ArgumentParser, argv, make_config) -> int:
     """Parse ``argv``, build the study's Config with ``make_config(args)``, run it; bad input
     becomes one ``error:`` line and exit status 2."""
-    from interp.runs.study import run_study
-
     args = parser.parse_args(argv)
     with fail_cleanly():
         run_study(study, make_config(args))
