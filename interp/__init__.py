@@ -1,8 +1,11 @@
 """interp: live attention hooks on OPT and Pythia, task suites, and studies of what scale buys.
 
 >>> import interp
->>> model = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
->>> interp.evaluate(model, [interp.get_task("arithmetic_add", n=50)])  # doctest: +SKIP
+>>> model = interp.load_model("suite/pythia-s1")
+>>> rows = interp.evaluate(model, [interp.get_task("arithmetic_add", n=8)])
+>>> rows[["model", "task", "condition", "n"]]  # doctest: +NORMALIZE_WHITESPACE
+             model            task condition  n
+0  suite/pythia-s1  arithmetic_add      base  8
 """
 
 from interp import tasks

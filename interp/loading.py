@@ -124,8 +124,19 @@ def load_model(
     ``CorruptCheckpointError`` naming the first bad one; pass False to load such weights anyway
     (to inspect a diverged run, say).
 
-    >>> model = load_model("EleutherAI/pythia-160m@step3000")  # doctest: +SKIP
-    >>> logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", fn)])  # doctest: +SKIP
+    >>> import hooks
+    >>> model = load_model("suite/pythia-s3@step64")  # a suite model at a training checkpoint
+    >>> model.interp_source.name
+    'suite/pythia-s3@step64'
+    >>> tokens = model.to_tokens("2 + 3 =")
+    >>> fn = hooks.uniform_pattern()
+    >>> logits = model.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_pattern", fn)])
+    >>> logits.shape, bool((logits != model(tokens)).any())  # the edit took effect
+    (torch.Size([1, 4, 801]), True)
+
+    A hub checkpoint loads the same way (not run here: needs a hub download)::
+
+        model = load_model("EleutherAI/pythia-160m@step3000")
     """
     source, hf_model, tokenizer = _load_hf(
         name_or_path, revision, device, dtype, device_map, check_finite

@@ -70,7 +70,11 @@ class TaskScore:
 def encode_pair(tokenizer: Any, prompt: str, continuation: str) -> tuple[list[int], list[int]]:
     """Token ids of a prompt and of its continuation, as the model would see them joined.
 
-    >>> prompt_ids, answer_ids = encode_pair(model.tokenizer, "2 + 3 =", " 5")  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_model("suite/pythia-s1")
+    >>> prompt_ids, answer_ids = encode_pair(model.tokenizer, "2 + 3 =", " 5")
+    >>> len(answer_ids), prompt_ids + answer_ids == model.tokenizer("2 + 3 = 5").input_ids
+    (1, True)
     """
     prompt_ids = tokenizer(prompt).input_ids
     joined = tokenizer(prompt + continuation).input_ids
@@ -107,7 +111,14 @@ def _pad_id(tokenizer: Any) -> int:
 def forward_logits(model: Any, tokens: Tokens, fwd_hooks: HookSpec = ()) -> Logits:
     """Logits of a Bridge (under ``fwd_hooks``) or of a plain HF causal LM.
 
-    >>> logits = forward_logits(model, model.to_tokens("hello"))  # doctest: +SKIP
+    >>> import interp, hooks
+    >>> model = interp.load_model("suite/pythia-s1")
+    >>> tokens = model.to_tokens("2 + 3 =")
+    >>> forward_logits(model, tokens).shape  # [batch, pos, d_vocab]
+    torch.Size([1, 4, 801])
+    >>> uniform = [("blocks.0.attn.hook_pattern", hooks.uniform_pattern())]
+    >>> bool((forward_logits(model, tokens, uniform) != forward_logits(model, tokens)).any())
+    True
     """
     hooks = fwd_hooks(tokens) if callable(fwd_hooks) else fwd_hooks
     if hooks:
@@ -130,8 +141,11 @@ def score_task(
 ) -> TaskScore:
     """Score one task: per-example correctness and answer-token loss.
 
-    >>> s = score_task(model, interp.tasks.get_task("arithmetic_add", n=20))  # doctest: +SKIP
-    >>> s.accuracy, s.mean_loss  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_model("suite/pythia-s1")
+    >>> s = score_task(model, interp.tasks.get_task("arithmetic_add", n=8))
+    >>> s.correct.shape, s.loss.shape, 0.0 <= s.accuracy <= 1.0, round(s.mean_loss, 1)
+    ((8,), (8,), True, 2.4)
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
@@ -291,10 +305,17 @@ def evaluate(
     scoring, or the loss, is NaN or infinite.
 
     >>> import interp, hooks
-    >>> model = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
-    >>> interp.evaluate(model, ["arithmetic_add", "knowledge_mc"],
-    ...                 fwd_hooks=[("blocks.0.attn.hook_pattern", hooks.uniform_pattern())],
-    ...                 condition="uniform-L0")  # doctest: +SKIP
+    >>> model = interp.load_model("suite/pythia-s1")
+    >>> tasks = [interp.get_task("arithmetic_add", n=4), interp.get_task("knowledge_mc", n=4)]
+    >>> rows = interp.evaluate(model, tasks,
+    ...                        fwd_hooks=[("blocks.0.attn.hook_pattern", hooks.uniform_pattern())],
+    ...                        condition="uniform-L0")
+    >>> rows[["model", "task", "condition", "n"]]  # doctest: +NORMALIZE_WHITESPACE
+                 model            task   condition  n
+    0  suite/pythia-s1  arithmetic_add  uniform-L0  4
+    1  suite/pythia-s1    knowledge_mc  uniform-L0  4
+    >>> list(rows.columns) == COLUMNS
+    True
     """
     label = name or model_name(model)
     if condition is None:

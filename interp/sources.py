@@ -146,8 +146,10 @@ def _resolve_local_revision(path: Path, revision: str) -> ModelSource:
 def suite_models() -> list[str]:
     """Names of the embedded suite models shipped in this checkout.
 
-    >>> suite_models()  # doctest: +SKIP
-    ['suite/pythia-s1', ...]
+    >>> suite_models()  # doctest: +ELLIPSIS
+    ['suite/opt-s1', ..., 'suite/pythia-s1', ..., 'suite/pythia-s5']
+    >>> "suite/pythia-s3-seed1" in suite_models()
+    True
     """
     if not SUITE_DIR.is_dir():
         return []

@@ -69,7 +69,9 @@ def save_toy_checkpoint(
     """Write a toy model and a word-level tokenizer over ``words`` to ``directory``.
 
     >>> path = save_toy_checkpoint("/tmp/toy-pythia", "pythia", words=["cat", "sat"])
-    >>> import interp; model = interp.load_model(path)  # doctest: +SKIP
+    >>> import interp; model = interp.load_model(path)
+    >>> model.cfg.n_layers, model.to_tokens("cat sat").shape
+    (2, torch.Size([1, 2]))
     """
     directory = Path(directory)
     tokenizer = build_word_tokenizer(words)

@@ -146,9 +146,22 @@ class Outcome:
 def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
     """Run ``study`` on ``config`` and write everything under ``config.out``.
 
-    ``study`` is any package under ``interp/studies/``:
+    ``study`` is the ``STUDY`` record of any package under ``interp/studies/`` (e.g.
+    ``interp.studies.attention_swap.STUDY`` with its ``Config``), or one built on the spot:
 
-    >>> outcome = run_study(study.STUDY, study.Config(out="/tmp/interp-doctest-swap", n=20))  # doctest: +SKIP
+    >>> import tempfile
+    >>> demo = Study(
+    ...     name="demo", config=StudyConfig,
+    ...     run=lambda config, cache: {"results": pd.DataFrame({"n": [config.n]})},
+    ...     figures=lambda tables, config: [],
+    ...     report=lambda tables, config: Report("n is 4", "captions"))
+    >>> out = Path(tempfile.mkdtemp(dir="/tmp"))
+    >>> outcome = run_study(demo, StudyConfig(out=out, n=4))  # doctest: +ELLIPSIS
+    n is 4
+    <BLANKLINE>
+    0 figures (PNG + PDF), results.csv, results.json, CAPTIONS.md -> /tmp/... (...s; 0 cells computed, 0 reused)
+    >>> sorted(p.name for p in outcome.out.iterdir())
+    ['CAPTIONS.md', 'results.csv', 'results.json']
     """
     import torch
 

@@ -139,8 +139,10 @@ Encoded = list[tuple[list[int], int]]  # per example: prompt + answer ids, answe
 def encode_answers(tokenizer: Any, task: Task) -> Encoded:
     """Each example's prompt + correct answer as ids, and where the answer starts.
 
-    >>> encode_answers(model.tokenizer, get_task("icl_fixed", n=2))[0][1]  # doctest: +SKIP
-    3
+    >>> model = load_hf_model("suite/pythia-s1")
+    >>> ids, start = encode_answers(model.tokenizer, get_task("icl_fixed", n=2))[0]
+    >>> start, len(ids)  # a 3-token prompt, then the 1-token answer
+    (3, 4)
     """
     out = []
     for example in task.examples:
@@ -154,7 +156,11 @@ def answer_loss(model: nn.Module, batch: Encoded, *, pad_id: int = 0) -> Tensor:
 
     Sequences are right-padded: attention is causal, so no real token sees a pad.
 
-    >>> loss = answer_loss(model, encode_answers(model.tokenizer, task)[:8])  # doctest: +SKIP
+    >>> model = load_hf_model("suite/pythia-s1")
+    >>> task = get_task("icl_fixed", n=8)
+    >>> loss = answer_loss(model, encode_answers(model.tokenizer, task)[:8])
+    >>> loss.shape, loss.item() > 0
+    (torch.Size([]), True)
     """
     device = next(model.parameters()).device
     width = max(len(ids) for ids, _ in batch)
@@ -182,8 +188,12 @@ def fine_tune(
     """Train ``model`` (plain HF, with ``.tokenizer``) in place as ``variant``; return the
     loss of every step. Raises ``NonFiniteLossError`` naming the variant and step on NaN.
 
-    >>> model = interp.load_hf_model("suite/pythia-s1")  # doctest: +SKIP
-    >>> losses = fine_tune(model, Variant("v"), FineTuneConfig(steps=10))  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> config = FineTuneConfig(steps=2, batch_size=4, n_train=8, warmup=1)
+    >>> losses = fine_tune(model, Variant("v"), config)
+    >>> len(losses), fine_tune(model, Variant("none"), config)  # "none" trains nothing
+    (2, [])
     """
     if not variant.components:
         return []
@@ -239,7 +249,11 @@ def save_atomic(model: nn.Module, path: Path, meta: dict[str, Any], *,
     ``atomic_dir``: a crash never leaves a half-written checkpoint where a rerun would load
     it. An existing finished copy is kept unless ``replace``.
 
-    >>> save_atomic(model, Path("cells/x"), {"variant": "v"})  # doctest: +SKIP
+    >>> import tempfile
+    >>> model = load_hf_model("suite/pythia-s1")
+    >>> path = save_atomic(model, Path(tempfile.mkdtemp(dir="/tmp")) / "x", {"variant": "v"})
+    >>> saved_meta(path), (path / "config.json").is_file()
+    ({'variant': 'v'}, True)
     """
     with atomic_dir(path, keep_existing=not replace) as tmp:
         model.save_pretrained(tmp)
@@ -272,8 +286,19 @@ def fine_tuned(
     from ``base`` and saved to ``path``. Returns (plain HF model, whether it was reused).
     ``Variant("none")`` is the base model itself (nothing to train or save; ``path`` unused).
 
-    >>> model, reused = fine_tuned("suite/pythia-s4", Variant("v"), FineTuneConfig(), seed=0,
-    ...                            path=cache.artifacts(key))  # doctest: +SKIP
+    >>> import tempfile
+    >>> from interp.runs.cache import ResultCache
+    >>> cache = ResultCache(tempfile.mkdtemp(dir="/tmp"), study="demo")
+    >>> config = FineTuneConfig(steps=2, batch_size=4, n_train=8, warmup=1)
+    >>> key = {**ResultCache.model_key("suite/pythia-s1"), **cell_key(Variant("v"), 0, config)}
+    >>> model, reused = fine_tuned("suite/pythia-s1", Variant("v"), config, seed=0,
+    ...                            path=cache.artifacts(key))
+    >>> reused, saved_meta(cache.artifacts(key))["variant"]
+    (False, 'v')
+    >>> model, reused = fine_tuned("suite/pythia-s1", Variant("v"), config, seed=0,
+    ...                            path=cache.artifacts(key))
+    >>> reused  # loaded back, not trained again
+    True
     """
     if not variant.components:
         return load_hf_model(base, device=device), True

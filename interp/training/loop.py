@@ -76,7 +76,13 @@ def train_lm(
     ``checkpoint_steps`` (0 = before training). ``trainable`` (masks by parameter name)
     restricts training to those elements; the rest stay bit-identical (``restrict_training``).
 
-    >>> losses = train_lm(model, tokens, Schedule(steps=100))  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> tokens = torch.randint(0, model.config.vocab_size, (4, 16),
+    ...                        generator=torch.Generator().manual_seed(0))
+    >>> losses = train_lm(model, tokens, Schedule(steps=4, batch_size=4, warmup=1), progress=False)
+    >>> len(losses), losses[-1] < losses[0]
+    (4, True)
     """
     model.to(device)
 
@@ -107,8 +113,13 @@ def train_steps(
     restricts which elements move (see ``restrict_training``). A NaN or infinite loss raises
     ``NonFiniteLossError`` naming ``label`` and the step, before any update from it.
 
-    >>> def loss_at(step): return model(x, labels=x).loss  # doctest: +SKIP
-    >>> losses = train_steps(model, loss_at, Schedule(steps=10))  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> x = model.tokenizer(["2 + 3 = 5", "4 + 1 = 5"], return_tensors="pt").input_ids
+    >>> def loss_at(step): return model(x, labels=x).loss
+    >>> losses = train_steps(model, loss_at, Schedule(steps=3, warmup=1), progress=False)
+    >>> len(losses), all(math.isfinite(loss) for loss in losses)
+    (3, True)
     """
     masks = trainable if trainable is not None else {n: None for n, _ in model.named_parameters()}
     with restrict_training(model, masks, weight_decay=schedule.weight_decay) as groups:
@@ -154,9 +165,17 @@ def restrict_training(
     while a zero gradient keeps Adam's moments at zero and the element bit-identical.
     On exit ``requires_grad`` and the hooks are restored.
 
+    >>> import interp
     >>> from interp.params import component_masks
-    >>> with restrict_training(model, component_masks(model, "v")) as groups:  # doctest: +SKIP
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> with restrict_training(model, component_masks(model, "v")) as groups:
     ...     optimizer = torch.optim.AdamW(groups, lr=1e-3)
+    ...     sum(p.requires_grad for p in model.parameters())  # the fused QKV weight and bias
+    2
+    >>> [group["weight_decay"] for group in groups]  # partially masked: no decay
+    [0.0]
+    >>> all(p.requires_grad for p in model.parameters())  # restored on exit
+    True
     """
     params = dict(model.named_parameters())
     unknown = sorted(set(masks) - set(params))
