@@ -73,7 +73,12 @@ def answer_batch(tokenizer: Any, task: Task) -> tuple[Tokens, TargetMask]:
 def token_losses(model: nn.Module, tokens: Tokens) -> Float[Tensor, "batch pos"]:
     """Cross-entropy of every token given the ones before it; column 0 (never predicted) is 0.
 
-    >>> losses = token_losses(model, tokens)  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> tokens = model.tokenizer(["1 + 2 = 3", "4 + 5 = 9"], return_tensors="pt").input_ids
+    >>> losses = token_losses(model, tokens)
+    >>> losses.shape, losses[:, 0].tolist()
+    (torch.Size([2, 5]), [0.0, 0.0])
     """
     logits = model(tokens).logits.float()
     per_target = nn.functional.cross_entropy(
@@ -127,7 +132,15 @@ def token_split_gradient(
     its tokens' summed loss over the same count. ``task_mask[b, t]`` marks the task's tokens
     (e.g. of an inserted block).
 
-    >>> g_task, g_other = token_split_gradient(model, tokens, block_mask)  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> tokens = model.tokenizer(["1 + 2 = 3", "4 + 5 = 9"], return_tensors="pt").input_ids
+    >>> block_mask = torch.zeros_like(tokens, dtype=torch.bool)
+    >>> block_mask[:, -2:] = True  # "= 3", "= 9" as the task's tokens
+    >>> g_task, g_other = token_split_gradient(model, tokens, block_mask)
+    >>> full = lm_gradient(model, tokens)
+    >>> all(torch.allclose(g_task[n] + g_other[n], full[n], atol=1e-6) for n in full)
+    True
     """
     model = hf_model(model)
     if not task_mask[:, 1:].any():
@@ -147,7 +160,12 @@ def token_split_gradient(
 def lm_gradient(model: nn.Module, tokens: Tokens) -> Gradient:
     """Gradient of the plain LM loss of a batch (every token predicted, mean).
 
-    >>> g = lm_gradient(model, batch)  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> batch = model.tokenizer(["1 + 2 = 3", "4 + 5 = 9"], return_tensors="pt").input_ids
+    >>> g = lm_gradient(model, batch)
+    >>> g["gpt_neox.embed_in.weight"].shape == model.gpt_neox.embed_in.weight.shape
+    True
     """
     model = hf_model(model)
     tokens = tokens.to(next(model.parameters()).device)

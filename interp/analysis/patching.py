@@ -38,7 +38,13 @@ PATCH_COLUMNS = ["direction", "site", "layer", "task", "n", "accuracy", "loss"]
 def patched(recipient: nn.Module, donor: nn.Module, site: str, layer: int) -> nn.Module:
     """``recipient`` with ``site`` ("qk" or "v") of ``layer`` taken from ``donor``.
 
-    >>> model = patched(tuned, base, "qk", 0)  # doctest: +SKIP
+    >>> import interp
+    >>> base = interp.load_hf_model("suite/pythia-s3")
+    >>> tuned = interp.load_hf_model("suite/pythia-s3-seed1")  # stands in for a fine-tuned copy
+    >>> patched(tuned, base, "qk", 0)
+    PatternSwap(layers=[0], alpha=1.0, heads='index', control=None, self_swap=False)
+    >>> type(patched(tuned, base, "v", 1)).__name__
+    'ValueSwap'
     """
     if site == "qk":
         return PatternSwap(recipient, donor, layers=[layer])
@@ -58,7 +64,22 @@ def patch_sweep(
     """Accuracy and answer loss of every (direction, site, layer) cell on every task, plus
     the unpatched ends (``direction`` "base" and "tuned", site "none", layer -1).
 
-    >>> rows = patch_sweep(base, tuned, [task])  # doctest: +SKIP
+    >>> import interp
+    >>> base = interp.load_hf_model("suite/pythia-s3")  # 2 layers
+    >>> tuned = interp.load_hf_model("suite/pythia-s3-seed1")  # stands in for a fine-tuned copy
+    >>> rows = patch_sweep(base, tuned, [interp.get_task("arithmetic_add", n=4)])
+    >>> rows[["direction", "site", "layer", "n"]]
+      direction  site  layer  n
+    0      base  none     -1  4
+    1     tuned  none     -1  4
+    2   restore    qk      0  4
+    3   restore    qk      1  4
+    4   restore     v      0  4
+    5   restore     v      1  4
+    6     break    qk      0  4
+    7     break    qk      1  4
+    8     break     v      0  4
+    9     break     v      1  4
     """
     n_layers = plain_model(base).config.num_hidden_layers
     layers = range(n_layers) if layers is None else layers
@@ -89,7 +110,12 @@ def gap_fraction(sweep: pd.DataFrame, metric: str = "loss") -> pd.DataFrame:
     break: (base - patched) / (base - tuned), 1 = the fine-tuned behaviour is all there.
     NaN where the gap is smaller than 1e-6 (nothing to attribute).
 
-    >>> rows = gap_fraction(patch_sweep(base, tuned, [task]))  # doctest: +SKIP
+    >>> import interp
+    >>> base = interp.load_hf_model("suite/pythia-s3")
+    >>> tuned = interp.load_hf_model("suite/pythia-s3-seed1")  # stands in for a fine-tuned copy
+    >>> rows = gap_fraction(patch_sweep(base, tuned, [interp.get_task("arithmetic_add", n=4)]))
+    >>> len(rows), list(rows.columns[-3:])  # the 8 patched cells; the two ends are gone
+    (8, ['gap', 'fraction', 'metric'])
     """
     ends = sweep[sweep.site == "none"].pivot_table(index="task", columns="direction",
                                                    values=metric)
@@ -113,7 +139,13 @@ def icl_head_scores(model: nn.Module, task: Task) -> pd.DataFrame:
 
     Label tokens are the first token of each choice wherever it occurs in the prompt.
 
-    >>> scores = icl_head_scores(model, get_task("icl_fixed_flipped", n=16, shots=8))  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_model("suite/pythia-s2")
+    >>> scores = icl_head_scores(model, interp.get_task("icl_fixed_flipped", n=4, shots=2))
+    >>> scores[["layer", "head", "n"]].values.tolist()  # 2 layers x 2 heads
+    [[0, 0, 4], [0, 1, 4], [1, 0, 4], [1, 1, 4]]
+    >>> bool((scores.answer_attention <= scores.label_attention + 1e-6).all())  # a subset of them
+    True
     """
     hf = plain_model(model)
     tokenizer = model.tokenizer

@@ -33,9 +33,15 @@ def make_patterns_live(bridge: "TransformerBridge", *, self_test: bool = True) -
     For a bridge our loader did not create (``interp.load_model`` already calls it).
     Idempotent; returns the bridge.
 
+    >>> import interp
     >>> from transformer_lens.model_bridge import TransformerBridge
-    >>> bridge = TransformerBridge.boot_transformers(path, hf_model=hf, tokenizer=tok)  # doctest: +SKIP
-    >>> make_patterns_live(bridge)  # doctest: +SKIP
+    >>> path = interp.resolve("suite/pythia-s1").location  # a local folder
+    >>> hf = interp.load_hf_model("suite/pythia-s1")
+    >>> bridge = TransformerBridge.boot_transformers(path, hf_model=hf, tokenizer=hf.tokenizer)
+    >>> make_patterns_live(bridge) is bridge  # self-tested on the way
+    True
+    >>> make_patterns_live(bridge) is bridge  # idempotent
+    True
     """
     hf_model = bridge.original_model
     arch = arch_of(hf_model)

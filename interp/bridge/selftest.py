@@ -27,7 +27,24 @@ def run_self_test(bridge: "TransformerBridge", length: int = 8) -> None:
     Checks: an identity hook (returning a clone) leaves logits unchanged; an in-place edit of
     the pattern changes them; a returned score edit changes them. Raises ``SelfTestError``.
 
-    >>> run_self_test(model)  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_model("suite/opt-s1", self_test=False)
+    >>> run_self_test(model)  # passes silently
+    >>> run_self_test(model, length=4)
+
+    A bare TransformerBridge, not made live, fails it on OPT:
+
+    >>> from transformer_lens.model_bridge import TransformerBridge
+    >>> hf = interp.load_hf_model("suite/opt-s1")
+    >>> bare = TransformerBridge.boot_transformers(
+    ...     interp.resolve("suite/opt-s1").location, hf_model=hf, tokenizer=hf.tokenizer)
+    >>> import warnings
+    >>> with warnings.catch_warnings():  # the Bridge also warns that the edit was discarded
+    ...     warnings.simplefilter("ignore")
+    ...     run_self_test(bare)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    interp.bridge.errors.SelfTestError: an in-place hook_pattern edit did not change the logits of OPTForCausalLM (1 layers)
     """
     tokens = probe_tokens(bridge, length)
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(bridge.cfg.n_layers)]

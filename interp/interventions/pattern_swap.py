@@ -11,9 +11,13 @@ The mechanism:
    slot, so the unswapped path is the same eager path and a self-swap is bitwise the base.
 4. Slots are installed for one forward only; whatever slot a module held before is put back.
 
->>> recipient = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
->>> swap = PatternSwap(recipient, interp.load_model("suite/opt-s4"))  # doctest: +SKIP
->>> interp.evaluate(swap, ["arithmetic_add"], condition="swap from opt")  # doctest: +SKIP
+>>> import interp
+>>> recipient = interp.load_model("suite/pythia-s2")
+>>> swap = PatternSwap(recipient, interp.load_model("suite/opt-s2"))
+>>> rows = interp.evaluate(swap, [interp.get_task("arithmetic_add", n=4)], condition="swap from opt")
+>>> rows[["model", "task", "condition", "n"]]
+             model            task      condition  n
+0  suite/pythia-s2  arithmetic_add  swap from opt  4
 """
 
 from __future__ import annotations
@@ -168,7 +172,16 @@ def check_same_tokens(
     """Raise ``TokenizerMismatchError`` unless both tokenizers share a vocabulary and encode a
     probe string (BOS included) to the same ids.
 
-    >>> check_same_tokens(tok, tok)  # doctest: +SKIP
+    >>> import interp
+    >>> pythia = interp.load_hf_model("suite/pythia-s1").tokenizer
+    >>> check_same_tokens(pythia, interp.load_hf_model("suite/opt-s1").tokenizer)  # the suite shares one
+    >>> class Other:  # stands in for a tokenizer with another vocabulary
+    ...     def get_vocab(self):
+    ...         return {"a": 0}
+    >>> check_same_tokens(pythia, Other())  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    interp.interventions.pattern_swap.TokenizerMismatchError: cannot swap patterns from donor into recipient: their vocabularies differ. ...
     """
     why = None
     if recipient_tokenizer.get_vocab() != donor_tokenizer.get_vocab():
@@ -202,11 +215,17 @@ class PatternSwap(nn.Module):
     ``assignments[layer]`` counts the head assignments used (``HeadMap.assignment`` tuples;
     with ``"match"`` one per forward), ``permutations[layer]`` the shuffle_heads orders.
 
-    >>> recipient = interp.load_model("suite/pythia-s4")  # doctest: +SKIP
-    >>> donor = interp.load_model("suite/opt-s4")  # doctest: +SKIP
-    >>> swap = PatternSwap(recipient, donor, layers=[0, 1], alpha=0.5)  # doctest: +SKIP
-    >>> logits = swap(recipient.to_tokens("2 + 3 ="))  # doctest: +SKIP
-    >>> interp.evaluate(swap, ["arithmetic_add"], condition="swap L0-1")  # doctest: +SKIP
+    >>> import interp
+    >>> recipient = interp.load_model("suite/pythia-s2")
+    >>> donor = interp.load_model("suite/opt-s2")
+    >>> swap = PatternSwap(recipient, donor, layers=[0, 1], alpha=0.5)
+    >>> swap
+    PatternSwap(layers=[0, 1], alpha=0.5, heads='index', control=None, self_swap=False)
+    >>> swap(recipient.to_tokens("2 + 3 =")).shape  # [batch, pos, vocab]
+    torch.Size([1, 4, 801])
+    >>> rows = interp.evaluate(swap, [interp.get_task("arithmetic_add", n=4)], condition="swap L0-1")
+    >>> rows.condition.tolist(), rows.n.tolist()
+    (['swap L0-1'], [4])
     """
 
     def __init__(
@@ -266,7 +285,14 @@ class PatternSwap(nn.Module):
         """The recipient's own logits through the same eager path (identity slots everywhere):
         what a self-swap on the same input reproduces bitwise.
 
-        >>> base = PatternSwap.base(recipient)  # doctest: +SKIP
+        >>> import interp
+        >>> recipient = interp.load_model("suite/pythia-s2")
+        >>> tokens = recipient.to_tokens("2 + 3 =")
+        >>> base = PatternSwap.base(recipient)
+        >>> base
+        PatternSwap(layers=[], alpha=1.0, heads='index', control=None, self_swap=True)
+        >>> torch.equal(base(tokens), PatternSwap(recipient)(tokens))  # a self-swap of every layer
+        True
         """
         return cls(recipient, layers=())
 
@@ -295,9 +321,11 @@ class PatternSwap(nn.Module):
         examples were batched. A study calibrates on one sequence built from
         the task's prompts (``calibration_tokens``). Other head maps are fixed already.
 
-        >>> swap = PatternSwap(recipient, donor, heads="match")  # doctest: +SKIP
-        >>> swap.match_heads_on(recipient.to_tokens("the cat sat on the mat"))  # doctest: +SKIP
-        {0: HeadMap(how='match', assignment=(1, 0, 2)), ...}
+        >>> import interp
+        >>> recipient = interp.load_model("suite/pythia-s2")
+        >>> swap = PatternSwap(recipient, heads="match")  # a self-swap: each head matches itself
+        >>> swap.match_heads_on(recipient.to_tokens("the cat sat on the mat"))
+        {0: HeadMap(how='match', assignment=(0, 1)), 1: HeadMap(how='match', assignment=(0, 1))}
         """
         if self.heads == "match" and self.uses_donor:
             own = capture_patterns(self.recipient_model, set(self.layers), tokens)

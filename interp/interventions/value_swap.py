@@ -22,8 +22,18 @@ class ValueSwap(nn.Module):
     """A recipient whose value vectors at ``layers`` come from a donor on the same tokens:
     ``forward(tokens) -> logits`` (so ``interp.evaluate`` scores it).
 
-    >>> swap = ValueSwap(tuned, base, layers=[1])  # doctest: +SKIP
-    >>> interp.evaluate(swap, [task], condition="restore V L1")  # doctest: +SKIP
+    Two same-shape suite models stand in for a base model and its fine-tuned copy:
+
+    >>> import interp
+    >>> base = interp.load_hf_model("suite/pythia-s3")
+    >>> tuned = interp.load_hf_model("suite/pythia-s3-seed1")
+    >>> swap = ValueSwap(tuned, base, layers=[1])
+    >>> tokens = tuned.tokenizer("2 + 3 =", return_tensors="pt").input_ids
+    >>> swap(tokens).shape  # [batch, pos, vocab]
+    torch.Size([1, 4, 801])
+    >>> rows = interp.evaluate(swap, [interp.get_task("arithmetic_add", n=4)], condition="restore V L1")
+    >>> rows.condition.tolist(), rows.n.tolist()
+    (['restore V L1'], [4])
     """
 
     def __init__(self, recipient: nn.Module, donor: nn.Module, *, layers: Sequence[int]) -> None:
