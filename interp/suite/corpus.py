@@ -156,7 +156,16 @@ def build_corpus(
     """The first ``n_sequences`` training sequences, as one tensor; with ``stream`` (from
     ``iter_sequences``), its next ``n_sequences``, leaving the stream where they end.
 
-    >>> tokens = build_corpus(CorpusConfig(), tokenizer, 64)  # doctest: +SKIP
+    >>> import interp
+    >>> tokenizer = interp.load_hf_model("suite/pythia-s1").tokenizer
+    >>> tokens = build_corpus(CorpusConfig(), tokenizer, 8)
+    >>> tokens.shape, tokens.dtype
+    (torch.Size([8, 128]), torch.int64)
+    >>> stream = iter_sequences(CorpusConfig(), tokenizer)
+    >>> first = build_corpus(CorpusConfig(), tokenizer, 4, stream)
+    >>> then = build_corpus(CorpusConfig(), tokenizer, 4, stream)  # the stream goes on
+    >>> torch.equal(torch.cat([first, then]), tokens)
+    True
     """
     stream = iter_sequences(config, tokenizer) if stream is None else stream
     return torch.tensor([next(stream) for _ in range(n_sequences)], dtype=torch.long)
@@ -175,7 +184,13 @@ def icl_sequences(
     the suite corpus of ``seed`` from its start; the suite's ICL phase passes the stream where
     its first phase stopped).
 
-    >>> rows = icl_sequences(tokenizer, 4, seq_len=128, seed=0)  # doctest: +SKIP
+    >>> import interp
+    >>> tokenizer = interp.load_hf_model("suite/pythia-s1").tokenizer
+    >>> rows = icl_sequences(tokenizer, 4, seq_len=128, seed=0)
+    >>> rows.shape
+    torch.Size([4, 128])
+    >>> tokenizer.convert_ids_to_tokens(rows[0, :5].tolist())  # a demonstration "arm -> fep"
+    ['arm', '-', '>', 'fep', 'Ċ']
     """
     from interp.tasks import get_task
 

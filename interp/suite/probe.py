@@ -114,7 +114,14 @@ def repeat_loss(model: nn.Module, spans: Spans) -> tuple[float, float]:
     The first token of the second copy follows the end of the first, which a lookback
     cannot predict; every later one is predictable from one span back.
 
-    >>> loss, accuracy = repeat_loss(model, held_out_spans(tokenizer, words, 8, seed=1))  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s1")
+    >>> spans = held_out_spans(model.tokenizer, sorted(suite_words()), 8, seed=1)
+    >>> spans.shape
+    torch.Size([8, 24])
+    >>> loss, accuracy = repeat_loss(model, spans)
+    >>> round(loss, 1), round(accuracy, 2)  # above ln(words) = 6.6: s1 does not look back
+    (13.6, 0.0)
     """
     span = spans.shape[1] // 2
     logits = model(spans).logits[:, span:-1].float()  # predicts tokens span+1 .. 2*span-1
@@ -259,7 +266,13 @@ def plot_probes(folder: Path | str) -> list[Path]:
     One line per run: held-out loss on the repeated span against training steps, with the
     no-lookback loss ln(words) dotted and the suite's step budget as a vertical line; a line that leaves it is an induction circuit forming.
 
-    >>> plot_probes("figures/suite")  # doctest: +SKIP
+    >>> import tempfile, pandas as pd
+    >>> from dataclasses import asdict
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> points = [ProbePoint(0, 7.9, 0.0, 7.9, float("nan")), ProbePoint(250, 2.1, 0.6, 7.9, 4.2)]
+    >>> pd.DataFrame([asdict(p) for p in points]).to_csv(folder / "induction_probe_pythia-s1.csv")
+    >>> [p.name for p in plot_probes(folder)]
+    ['induction_probe.png', 'induction_probe.pdf']
     """
     from interp.runs import plots
 
@@ -285,7 +298,13 @@ def plot_icl_probes(folder: Path | str) -> list[Path]:
     """Draw every ``icl_probe_*.csv`` in ``folder`` into ``icl_probe.png``: the 8-shot gain
     over 0-shot against training steps, with the suite target (+0.20) as a line.
 
-    >>> plot_icl_probes("figures/suite")  # doctest: +SKIP
+    >>> import tempfile, pandas as pd
+    >>> from dataclasses import asdict
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> points = [IclProbePoint(0, 0.5, 0.5, float("nan")), IclProbePoint(250, 0.5, 0.8, 3.1)]
+    >>> pd.DataFrame([asdict(p) for p in points]).to_csv(folder / "icl_probe_pythia-s1.csv")
+    >>> [p.name for p in plot_icl_probes(folder)]
+    ['icl_probe.png', 'icl_probe.pdf']
     """
     from interp.runs import plots
 

@@ -13,7 +13,11 @@ def icl_scores(model: nn.Module, tokenizer, n: int = 200) -> tuple[float, float]
     """(0-shot, 8-shot) accuracy on held-out ``icl`` prompts: the prompts (``seed=1``) on which
     ``tests/test_suite.py`` holds the shipped models to 8-shot >= 0-shot + 0.20.
 
-    >>> zero, eight = icl_scores(model, tokenizer)  # doctest: +SKIP
+    >>> import interp
+    >>> model = interp.load_hf_model("suite/pythia-s5")
+    >>> zero, eight = icl_scores(model, model.tokenizer, n=8)
+    >>> zero, eight
+    (0.5, 1.0)
     """
     zero, eight = (
         score_task(model, get_task("icl", n=n, seed=1, split="test", shots=k),

@@ -112,7 +112,18 @@ def train_suite(
 ) -> list[str]:
     """Train (or resume) the suite into ``out``; return the names trained now.
 
-    >>> train_suite(Path("interp/suite/weights"), steps=1200)  # doctest: +SKIP
+    Two steps of one small model into a scratch folder (the real suite is
+    ``python -m interp.suite train``, into ``interp/suite/weights``):
+
+    >>> import tempfile
+    >>> out = Path(tempfile.mkdtemp())
+    >>> train_suite(out, families=("pythia",), sizes=("s1",), steps=2, icl_steps=0,
+    ...             batch_size=2)  # doctest: +ELLIPSIS
+    corpus: 4 + 0 sequences x 128 tokens (...s to build)
+    pythia-s1: ... params, step 2, loss ...
+    ['pythia-s1']
+    >>> sorted(p.name for p in (out / "pythia-s1").iterdir())  # doctest: +ELLIPSIS
+    ['checkpoints', 'config.json', ..., 'model.safetensors', ..., 'train_info.json']
     """
     if steps < 1 or icl_steps < 0:
         raise ValueError(f"steps must be >= 1 and icl_steps >= 0, got {steps} and {icl_steps}")
@@ -191,7 +202,11 @@ def icl_phase_rows(tokenizer, n: int, config: CorpusConfig, corpus: Iterator[lis
     """The ``n`` rows of the ICL phase, segment by segment (``ICL_PHASE_SEGMENTS``); corpus
     rows come from ``corpus``, the stream where phase 1 stopped, so none is seen twice.
 
-    >>> rows = icl_phase_rows(tokenizer, 64, CorpusConfig(), iter_sequences(CorpusConfig(), tokenizer))  # doctest: +SKIP
+    >>> tokenizer = build_word_tokenizer(suite_words())
+    >>> stream = iter_sequences(CorpusConfig(), tokenizer)
+    >>> rows = icl_phase_rows(tokenizer, 8, CorpusConfig(), stream)
+    >>> rows.shape
+    torch.Size([8, 128])
     """
     sizes = [round(share * n) for share, _ in ICL_PHASE_SEGMENTS[:-1]]
     sizes.append(n - sum(sizes))

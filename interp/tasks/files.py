@@ -39,9 +39,17 @@ def load_mmlu_csv(path: str | Path, *, subjects: Iterable[str] | None = None) ->
     A directory's ``*_test.csv`` files are read if it has any, else all its ``*.csv``; the
     subject is the file stem without ``_test`` (or ``_dev`` / ``_val``).
 
-    >>> task = load_mmlu_csv("data/test", subjects=["astronomy"])  # doctest: +SKIP
-    >>> task.examples[0].choices  # doctest: +SKIP
-    (' A', ' B', ' C', ' D')
+    A folder like MMLU's ``data/test``, with one question per subject:
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "astronomy_test.csv").write_text("What orbits Earth?,Mars,Moon,Venus,Sun,B")
+    >>> _ = (folder / "anatomy_test.csv").write_text("How many lungs has a human?,1,2,3,4,B")
+    >>> task = load_mmlu_csv(folder, subjects=["astronomy"])
+    >>> len(task.examples), task.examples[0].metadata["subject"]
+    (1, 'astronomy')
+    >>> task.examples[0].choices, task.examples[0].answer
+    ((' A', ' B', ' C', ' D'), ' B')
     """
     path = Path(path)
     files = _mmlu_files(path)
@@ -70,9 +78,13 @@ def load_qqp_tsv(path: str | Path, *, skip_malformed: bool = False) -> Task:
     has a few rows broken by newlines inside questions: ``skip_malformed=True`` drops rows
     with the wrong number of fields instead of raising (bad labels always raise).
 
-    >>> task = load_qqp_tsv("glue_data/QQP/dev.tsv")  # doctest: +SKIP
-    >>> task.examples[0].choices  # doctest: +SKIP
-    (' yes', ' no')
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "dev.tsv"  # like GLUE's QQP/dev.tsv
+    >>> _ = path.write_text("id\\tqid1\\tqid2\\tquestion1\\tquestion2\\tis_duplicate\\n"
+    ...                     "7\\t1\\t2\\tHow do I learn Python?\\tHow to learn Python?\\t1\\n")
+    >>> task = load_qqp_tsv(path)
+    >>> task.examples[0].choices, task.examples[0].answer, task.examples[0].metadata["id"]
+    ((' yes', ' no'), ' yes', '7')
     """
     path = Path(path)
     if not path.is_file():

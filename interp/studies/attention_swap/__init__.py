@@ -5,8 +5,19 @@ on the same input, asserted to change nothing; another input's patterns; uniform
 patterns; head-shuffled own patterns), with an alpha curve, layer sweeps and the scaling
 view (the confidence-competence gap, ``interp.analysis.scaling``).
 
->>> from interp.runs.study import run_study  # doctest: +SKIP
->>> run_study(STUDY, Config(n=20, out="/tmp/swap"))  # doctest: +SKIP
+One swap pair of small models on one task, with every control:
+
+>>> import tempfile
+>>> from interp.runs.study import run_study
+>>> config = Config(out=tempfile.mkdtemp(), models=("suite/pythia-s1",), donors=("suite/opt-s1",),
+...                 tasks=("arithmetic_add",), n=4, batch_size=4, threads=1)
+>>> outcome = run_study(STUDY, config, quiet=True)
+>>> results = outcome.tables["results"]
+>>> sorted(results.condition.unique())  # doctest: +NORMALIZE_WHITESPACE
+['alpha', 'base', 'bottom-up', 'control:other_input', 'control:self', 'control:shuffle_heads',
+ 'control:uniform', 'layer', 'swap:given', 'top-down']
+>>> float(results.loc[results.condition == "control:self", "delta_loss"].abs().max()) < 1e-6
+True
 """
 
 from interp.runs.study import Study

@@ -5,8 +5,18 @@ with and without the annealed few-shot loss) are scored at several shot counts o
 and held-out tasks; QK / V patching between base and fine-tuned model attributes the change
 per layer; ICL-head scores; and the paper's linear-attention toy (``toy``).
 
->>> from interp.runs.study import run_study  # doctest: +SKIP
->>> run_study(STUDY, Config(out="/tmp/icl", models=("suite/pythia-s1",), n=8))  # doctest: +SKIP
+One small model, the qk variant (two steps, one seed) against the base, no toy:
+
+>>> import tempfile
+>>> from interp.runs.study import run_study
+>>> config = Config(out=tempfile.mkdtemp(), models=("suite/pythia-s1",), n=4, shots=(0, 2),
+...                 heldout_tasks=("icl_heldout",), variants=("qk", "none"), seeds=1, steps=2,
+...                 attribution=("qk",), toy_seeds=0, threads=1)
+>>> outcome = run_study(STUDY, config, quiet=True)
+>>> sorted(outcome.tables)
+['attribution', 'finetunes', 'icl_heads', 'preserved', 'results']
+>>> sorted(outcome.tables["results"].variant.unique())
+['none', 'qk', 'qk+fs']
 """
 
 from interp.runs.study import Study

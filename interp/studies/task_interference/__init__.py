@@ -8,8 +8,16 @@ frequency x size), ``gradients`` (rare-task gradients against the frequent tasks
 mixture's, token split, Fisher overlap), ``continued`` (continued training with injected rare
 blocks: matched-frequency forgetting and upsampled recovery).
 
->>> from interp.runs.study import run_study  # doctest: +SKIP
->>> run_study(STUDY, Config(out=Path("/tmp/ti"), experiments=("ladder",)))  # doctest: +SKIP
+The ladder alone, on one small model, two rare copies and four instances each:
+
+>>> import tempfile
+>>> from interp.runs.study import run_study
+>>> config = Config(out=Path(tempfile.mkdtemp()), models=("suite/pythia-s1",),
+...                 experiments=("ladder",), frequent_tasks=("arithmetic_add",),
+...                 rare_tasks=("rare_comparison_0", "rare_comparison_5"), n=4, eval_n=4, threads=1)
+>>> outcome = run_study(STUDY, config, quiet=True)
+>>> sorted(outcome.tables), outcome.tables["results"].shape[0]
+(['ladder', 'results'], 4)
 """
 
 from pathlib import Path  # noqa: F401  (the docstring's example)

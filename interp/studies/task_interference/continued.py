@@ -98,8 +98,15 @@ def continue_training(
     ``cache.artifacts(key)``) the weights, optimizer and rows are saved to its ``state.pt``
     every ``save_every`` steps and an interrupted run resumes from them.
 
-    >>> config = ContinuedTraining(steps=16)
-    >>> rows = continue_training(m, seqs, {8: 4}, "rare_comparison_4", task, config)  # doctest: +SKIP
+    >>> import interp
+    >>> from interp.studies.task_interference.mixture import mixture_sequences
+    >>> m = interp.load_hf_model("suite/pythia-s1", dtype="float32")
+    >>> seqs = mixture_sequences("suite/pythia-s1", m.tokenizer, 4, seed=0)
+    >>> task = interp.get_task("rare_comparison_4", n=4)
+    >>> config = ContinuedTraining(steps=4, batch_size=2, warmup=1)
+    >>> rows = continue_training(m, seqs, {2: 1}, "rare_comparison_4", task, config, progress=False)
+    >>> rows.step.tolist(), rows.injected.tolist()
+    ([0, 1, 2, 3, 4], [0, 0, 0, 1, 0])
     """
     schedule = config.schedule()
     device = next(model.parameters()).device

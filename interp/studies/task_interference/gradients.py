@@ -37,7 +37,16 @@ def gradient_interference(
 
     Returns tables ``cosines``, ``token_split`` and ``fisher``.
 
-    >>> out = gradient_interference("suite/pythia-s1", m, [f], [r], mixture=seqs)  # doctest: +SKIP
+    >>> import interp
+    >>> from interp.studies.task_interference.mixture import mixture_sequences
+    >>> m = interp.load_hf_model("suite/pythia-s1", dtype="float32")
+    >>> f, r = interp.get_task("arithmetic_add", n=4), interp.get_task("rare_comparison_4", n=4)
+    >>> seqs = mixture_sequences("suite/pythia-s1", m.tokenizer, 4, seed=0)
+    >>> out = gradient_interference("suite/pythia-s1", m, [f], [r], mixture=seqs, fisher_n=2)
+    >>> sorted(out), sorted(out["cosines"].reference.unique())
+    (['cosines', 'fisher', 'token_split'], ['arithmetic_add', 'frequent', 'mixture'])
+    >>> bool(out["cosines"].cosine.between(-1, 1).all())
+    True
     """
     check_tasks(frequent, "frequent tasks")
     check_tasks(rare, "rare tasks")
