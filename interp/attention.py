@@ -25,7 +25,7 @@ import torch
 from torch import Tensor, nn
 
 from interp.arch import arch_of, attention_modules
-from interp.types import Pattern, Scores, Tokens
+from interp.types import HeadActivation, HeadStates, Pattern, Tokens
 
 ATTN_IMPLEMENTATION = "interp"
 TensorEdit = Callable[[Tensor], Tensor]
@@ -72,14 +72,14 @@ def _wants_call(edit: Optional[TensorEdit]) -> bool:
 
 def interp_attention_forward(
     module: nn.Module,
-    query: Float[Tensor, "batch head query d_head"],
-    key: Float[Tensor, "batch head key d_head"],
-    value: Float[Tensor, "batch head key d_head"],
+    query: HeadStates,
+    key: HeadStates,
+    value: HeadStates,
     attention_mask: Optional[Tensor],
     scaling: Optional[float] = None,
     dropout: float = 0.0,
     **kwargs: Any,
-) -> tuple[Float[Tensor, "batch query head d_head"], Optional[Pattern]]:
+) -> tuple[HeadActivation, Optional[Pattern]]:
     """Eager attention that routes scores and pattern through the module's slot.
 
     Registered with transformers as ``"interp"``; select it with

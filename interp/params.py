@@ -22,8 +22,7 @@ from dataclasses import dataclass
 from typing import Iterable, Literal, Optional
 
 import torch
-from jaxtyping import Bool
-from torch import Tensor, nn
+from torch import nn
 
 from interp.arch import arch_of
 from interp.types import ParamMask

@@ -20,10 +20,11 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 import numpy as np
 import pandas as pd
 import torch
-from jaxtyping import Float, Int
+
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp.tasks import get_task
 from interp.tasks.base import Example, Task
 from interp.types import Logits, Tokens
 
@@ -239,7 +240,6 @@ def _collect(task: Task, sequences, logprob, hits, lengths) -> TaskScore:
 
 
 def _as_tasks(tasks: Union[Task, str, Iterable[Union[Task, str]]]) -> list[Task]:
-    from interp.tasks import get_task
 
     if isinstance(tasks, (Task, str)):
         tasks = [tasks]

@@ -30,6 +30,9 @@ Sequences = Int[Tensor, "sequence pos"]
 TargetMask = Bool[Tensor, "batch pos"]
 """True at the positions whose next token is scored (answer tokens)."""
 
+HeadStates = Float[Tensor, "batch head pos d_head"]
+"""Queries, keys or values as HF attention functions take them (heads before positions)."""
+
 DonorPattern = Float[Tensor, "batch donor_head query key"]
 """A donor layer's pattern, before its heads are mapped onto the recipient's."""
 
@@ -39,5 +42,5 @@ Values = Float[Tensor, "batch pos value_features"]
 ParamMask = Bool[Tensor, "..."]
 """True where a parameter tensor's entries train (or belong to a group)."""
 
-__all__ = ["DonorPattern", "HeadActivation", "Hidden", "Logits", "ParamMask", "Pattern",
+__all__ = ["DonorPattern", "HeadActivation", "HeadStates", "Hidden", "Logits", "ParamMask", "Pattern",
            "Scores", "Sequences", "TargetMask", "Tokens", "Values"]

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Optional, Sequence
 
 import pandas as pd
 import torch
-from jaxtyping import Bool, Float, Int
+from jaxtyping import Float
 from torch import Tensor, nn
 
 from interp.params import check_groups, group_slices, hf_model

@@ -21,14 +21,12 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 import pandas as pd
 import torch
-from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from interp.attention import AttentionSlot, attention_modules, installed, plain_model
 from interp.scoring import encode_pair, score_task
 from interp.interventions import PatternSwap, ValueSwap
 from interp.tasks.base import Task
-from interp.types import Logits, Tokens
 
 SITES = ("qk", "v")
 DIRECTIONS = ("restore", "break")

@@ -28,7 +28,6 @@ from fractions import Fraction
 from typing import Any, Literal, Optional, Sequence, Union
 
 import torch
-from jaxtyping import Float, Int
 from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pandas as pd
+import torch
 
 from interp.runs.cache import ResultCache
 from interp.runs.files import save_table, write_atomic
@@ -75,8 +76,6 @@ def check_device(device: Optional[str]) -> None:
     ...
     ValueError: unknown device 'tpu': use cpu, cuda or cuda:N (mps on Apple)
     """
-    import torch
-
     if device is None:
         return
     try:
@@ -163,8 +162,6 @@ def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
     >>> sorted(p.name for p in outcome.out.iterdir())
     ['CAPTIONS.md', 'results.csv', 'results.json']
     """
-    import torch
-
     started = time.time()
     torch.set_num_threads(cpu_threads(config))
     torch.manual_seed(config.seed)

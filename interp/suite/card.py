@@ -16,6 +16,8 @@ import pandas as pd
 from interp.arch import arch_named
 from interp.runs.files import markdown_table, save_table, write_atomic
 from interp.suite.corpus import RARE_FREQUENCIES
+from interp.loading import load_model
+from interp.scoring import evaluate
 from interp.tasks import get_task
 from interp.tasks.base import Task
 
@@ -43,14 +45,12 @@ def card_tasks(n: int) -> list[Task]:
 
 def evaluate_suite(weights: Path, n: int) -> pd.DataFrame:
     """Tidy rows for every model under ``weights``: model, params, task, n, accuracy, loss."""
-    import interp
-
     tasks = card_tasks(n)
     frames = []
     for directory in sorted(p for p in weights.iterdir() if (p / "train_info.json").is_file()):
         info = json.loads((directory / "train_info.json").read_text())
-        model = interp.load_model(directory)
-        rows = interp.evaluate(model, tasks, name=directory.name, batch_size=32)
+        model = load_model(directory)
+        rows = evaluate(model, tasks, name=directory.name, batch_size=32)
         rows.insert(1, "parameters", info["parameters"])
         frames.append(rows)
     if not frames:

@@ -21,8 +21,6 @@ from typing import Callable, Iterator, Optional
 
 import numpy as np
 import torch
-from jaxtyping import Int
-from torch import Tensor
 
 from interp.suite import grammar
 from interp.tasks import get_task, task_words
@@ -192,7 +190,6 @@ def icl_sequences(
     >>> tokenizer.convert_ids_to_tokens(rows[0, :5].tolist())  # a demonstration "arm -> fep"
     ['arm', '-', '>', 'fep', 'Ċ']
     """
-    from interp.tasks import get_task
 
     if not 0 <= icl_fraction <= 1:
         raise ValueError(f"icl_fraction must be in [0, 1], got {icl_fraction}")

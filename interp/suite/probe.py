@@ -29,21 +29,20 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+import pandas as pd
 import torch
 from jaxtyping import Int
 from torch import Tensor, nn
 
+from interp.loading import load_hf_model
+from interp.runs import plots
 from interp.suite.corpus import icl_sequences, suite_words
 from interp.suite.models import build_model
-from interp.suite.recipe import DEFAULT_STEPS, ICL_EVAL_SHOTS
+from interp.suite.recipe import DEFAULT_STEPS
 from interp.suite.scores import icl_scores  # noqa: F401  (re-exported)
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
-
-if TYPE_CHECKING:
-    import pandas as pd
 
 Spans = Int[Tensor, "batch twice_span"]
 
@@ -212,8 +211,6 @@ def icl_probe(
     elif rotary_pct is not None:
         raise ValueError("rotary_pct shapes a fresh model; a start model keeps its own. Drop one")
     else:
-        from interp.loading import load_hf_model
-
         model = load_hf_model(start, dtype="float32")
         tokenizer = model.tokenizer
     sequences = icl_sequences(tokenizer, steps * batch_size, seq_len=128, seed=seed,
@@ -274,8 +271,6 @@ def plot_probes(folder: Path | str) -> list[Path]:
     >>> [p.name for p in plot_probes(folder)]
     ['induction_probe.png', 'induction_probe.pdf']
     """
-    from interp.runs import plots
-
     folder = Path(folder)
     runs = _probe_runs(folder, "induction_probe", "python -m interp.suite probe")
     plots.use_style()
@@ -306,8 +301,6 @@ def plot_icl_probes(folder: Path | str) -> list[Path]:
     >>> [p.name for p in plot_icl_probes(folder)]
     ['icl_probe.png', 'icl_probe.pdf']
     """
-    from interp.runs import plots
-
     folder = Path(folder)
     runs = _probe_runs(folder, "icl_probe", "python -m interp.suite probe --data icl")
     plots.use_style()
@@ -325,10 +318,8 @@ def plot_icl_probes(folder: Path | str) -> list[Path]:
     return plots.save(fig, folder / "icl_probe")
 
 
-def _probe_runs(folder: Path, prefix: str, command: str) -> list[tuple[str, "pd.DataFrame"]]:
+def _probe_runs(folder: Path, prefix: str, command: str) -> list[tuple[str, pd.DataFrame]]:
     """(run name, table) for every ``<prefix>_<run>.csv`` in ``folder``, sorted by name."""
-    import pandas as pd
-
     paths = sorted(folder.glob(f"{prefix}_*.csv"))
     if not paths:
         raise FileNotFoundError(f"no {prefix}_*.csv in {folder}; run `{command}` first")

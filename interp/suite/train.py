@@ -29,10 +29,13 @@ from typing import Iterator, Optional
 import torch
 from transformers import AutoModelForCausalLM
 
+from interp.runs.files import atomic_dir
+from interp.scoring import score_task
 from interp.suite.corpus import (
     ICL_PROMPT_SHOTS, CorpusConfig, Sequences, build_corpus, icl_sequences, iter_sequences,
     suite_words)
 from interp.suite.models import FAMILIES, SIZES, build_model, model_name
+from interp.tasks import get_task
 from interp.tokenizer import build_word_tokenizer
 from interp.training import Schedule, train_lm
 
@@ -83,18 +86,13 @@ def plan(families=FAMILIES, sizes=tuple(SIZES)) -> list[Job]:
 
 
 def _save_dir(model, tokenizer, directory: Path, info: dict) -> None:
-    """fp16 weights, tokenizer and info, written to a sibling temp dir and renamed into place."""
-    tmp = directory.with_name(f".{directory.name}.tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.parent.mkdir(parents=True, exist_ok=True)
+    """fp16 weights, tokenizer and info, written to a temp folder and renamed into place."""
     half = type(model)(model.config)
     half.load_state_dict(model.state_dict())
-    half.to(torch.float16).save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    (tmp / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
-    if directory.exists():
-        shutil.rmtree(directory)
-    os.replace(tmp, directory)
+    with atomic_dir(directory) as tmp:
+        half.to(torch.float16).save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / "train_info.json").write_text(json.dumps(info, indent=2) + "\n")
 
 
 def train_suite(
@@ -221,8 +219,6 @@ def _icl_phase(model, tokenizer, info: dict, rows, steps: int, device: str, comm
     """Train ``model`` (phase 1 done, ``info`` its train_info) through the ICL phase in place;
     return the train_info of the result: phase 1's, with the phase under ``icl_phase``, and
     held-out icl accuracy at 0 and 8 shots (and ``CURVE_TASKS``) every ``ICL_CURVE_EVERY`` steps."""
-    from interp.scoring import score_task
-    from interp.tasks import get_task
 
     schedule = Schedule(steps=steps, batch_size=info["schedule"]["batch_size"],
                         lr=info["schedule"]["lr"] * ICL_PHASE_LR_SCALE)

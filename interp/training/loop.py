@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Callable, Iterator, Mapping, Optional
 
 import torch
-from jaxtyping import Bool, Int
+from jaxtyping import Bool
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 from interp.attention import torch_hooks

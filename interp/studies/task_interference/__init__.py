@@ -12,15 +12,13 @@ The ladder alone, on one small model, two rare copies and four instances each:
 
 >>> import tempfile
 >>> from interp.runs.study import run_study
->>> config = Config(out=Path(tempfile.mkdtemp()), models=("suite/pythia-s1",),
+>>> config = Config(out=tempfile.mkdtemp(), models=("suite/pythia-s1",),
 ...                 experiments=("ladder",), frequent_tasks=("arithmetic_add",),
 ...                 rare_tasks=("rare_comparison_0", "rare_comparison_5"), n=4, eval_n=4, threads=1)
 >>> outcome = run_study(STUDY, config, quiet=True)
 >>> sorted(outcome.tables), outcome.tables["results"].shape[0]
 (['ladder', 'results'], 4)
 """
-
-from pathlib import Path  # noqa: F401  (the docstring's example)
 
 from interp.runs.study import Study
 from interp.studies.task_interference.config import (

@@ -182,12 +182,12 @@ def test_icl_probe_cli_writes_points_and_rejects_rotary_for_opt(tmp_path, capsys
 
 
 def test_icl_probe_can_start_from_a_trained_model(monkeypatch, capsys):
-    import interp.loading
+    import interp.suite.probe as probe
     from interp.suite.probe import icl_probe, icl_scores
 
     loaded = []
-    real = interp.loading.load_hf_model
-    monkeypatch.setattr(interp.loading, "load_hf_model",
+    real = probe.load_hf_model
+    monkeypatch.setattr(probe, "load_hf_model",
                         lambda name, **kw: loaded.append(real(name, **kw)) or loaded[-1])
     points = icl_probe("opt", "s5", steps=1, eval_every=1, n_eval=40, start="suite/pythia-s1")
     start = real("suite/pythia-s1")
