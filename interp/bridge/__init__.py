@@ -2,7 +2,7 @@
 
 transformer-lens is pinned to 4.3.x because of what this folder relies on
 (``_fire_post_hoc_hook``, ``check_hooks_to_add``, ``_gated_hook_reason``, OPT's
-``_UnflattenTokens``, ``detect_tokenizer_bos_eos``); tests/unit/bridge fail loudly if any
+``_UnflattenTokens``, ``detect_tokenizer_bos_eos``); tests/unit/test_attention.py fails loudly if any
 of them changes.
 
 >>> import interp

@@ -2,7 +2,7 @@
 
 Each repair names its symptom and is applied by ``interp.bridge.make_patterns_live`` when the
 family's ``Arch.bridge_fixes`` names it;
-tests/test_attention.py holds the test that fails without it.
+tests/unit/test_attention.py holds the test that fails without it.
 """
 
 from __future__ import annotations

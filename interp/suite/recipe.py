@@ -16,4 +16,4 @@ CURVE_TASKS = ("arithmetic_add", "knowledge_cloze")  # scored beside icl along t
 PEAK_LR = {"s1": 1e-2, "s2": 6e-3, "s3": 4e-3, "s4": 3e-3, "s5": 2e-3}
 CHECKPOINTED_SIZE = "s3"  # Pythia-style log-spaced checkpoints for this size, each family
 SIBLING_SIZE = "s3"  # a second seed for this size, each family
-ICL_EVAL_SHOTS = (0, 8)  # what tests/test_suite.py compares
+ICL_EVAL_SHOTS = (0, 8)  # what tests/unit/suite/test_suite.py compares

@@ -11,7 +11,7 @@ from interp.tasks import get_task
 
 def icl_scores(model: nn.Module, tokenizer, n: int = 200) -> tuple[float, float]:
     """(0-shot, 8-shot) accuracy on held-out ``icl`` prompts: the prompts (``seed=1``) on which
-    ``tests/test_suite.py`` holds the shipped models to 8-shot >= 0-shot + 0.20.
+    ``tests/unit/suite/test_suite.py`` holds the shipped models to 8-shot >= 0-shot + 0.20.
 
     >>> import interp
     >>> model = interp.load_hf_model("suite/pythia-s5")
