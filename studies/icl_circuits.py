@@ -20,7 +20,7 @@ and an auxiliary few-shot loss helps ICL on the target task but not on held-out 
 The study lives in ``interp.studies.icl_circuits``; this file turns flags into its Config.
 It fine-tunes and scores in float32 (a --dtype other than float32 is refused).
 
-Default: the embedded suite on CPU (a few minutes on 2 cores):
+Default: the embedded suite on CPU (about 6 minutes on one core):
     python studies/icl_circuits.py
 Real checkpoints:
     python studies/icl_circuits.py --models EleutherAI/pythia-160m --device cuda

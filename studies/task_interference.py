@@ -13,7 +13,7 @@ anchor it in a small model instead. Four experiments (interp.studies.task_interf
    frequency: n blocks every n steps), rare loss traced every step;
 4. recovery: continued training of small models with the rare task upsampled.
 
-Default: the embedded suite on CPU (a few minutes on 2 cores):
+Default: the embedded suite on CPU (about 2 minutes on one core):
     python studies/task_interference.py
 Real checkpoints (rare tasks are over made-up tokens, so any tokenizer works):
     python studies/task_interference.py --models EleutherAI/pythia-70m EleutherAI/pythia-160m \\
