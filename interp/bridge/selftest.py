@@ -44,7 +44,7 @@ def run_self_test(bridge: "TransformerBridge", length: int = 8) -> None:
     ...     run_self_test(bare)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    interp.bridge.errors.SelfTestError: an in-place hook_pattern edit did not change the logits of OPTForCausalLM (1 layers)
+    interp.bridge.errors.SelfTestError: an in-place hook_pattern edit did not change the logits of ... (1 layers)
     """
     tokens = probe_tokens(bridge, length)
     names = [f"blocks.{i}.attn.hook_pattern" for i in range(bridge.cfg.n_layers)]
