@@ -100,3 +100,11 @@ __all__ = [
     "scale_heads",
     "shuffle_heads",
 ]
+
+
+def __getattr__(name: str):
+    # hooks imports nothing from interp, so the binder of foreign bridges lives there now.
+    if name == "make_patterns_live":
+        raise AttributeError("hooks.make_patterns_live moved to interp.make_patterns_live(bridge) "
+                             "(hooks imports nothing from interp)")
+    raise AttributeError(f"module 'hooks' has no attribute {name!r}")

@@ -235,3 +235,10 @@ def test_head_edits_of_scores_never_unmask_the_future(edit):
     pattern_out = out.softmax(-1)
     assert (pattern_out[1][..., FUTURE] == 0).all()
     assert (pattern_out[0, :, 1:][..., FUTURE[1:]] == 0).all()
+
+
+def test_the_moved_binder_says_where_it_went():
+    import hooks
+
+    with pytest.raises(AttributeError, match=r"interp\.make_patterns_live"):
+        hooks.make_patterns_live  # noqa: B018
