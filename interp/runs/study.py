@@ -16,7 +16,6 @@ naming where the results went.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -163,7 +162,15 @@ def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
     ['CAPTIONS.md', 'results.csv', 'results.json']
     """
     started = time.time()
-    torch.set_num_threads(cpu_threads(config))
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads(config))  # put back after the run: a library call
+    try:                                        # must not change its caller's torch
+        return _run_and_write(study, config, started, quiet)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run_and_write(study: Study, config: Any, started: float, quiet: bool) -> Outcome:
     torch.manual_seed(config.seed)
     cache = ResultCache(config.out / "cells", study=study.name, version=study.cache_version,
                         force=config.force)
@@ -186,8 +193,3 @@ def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
               f"CAPTIONS.md -> {config.out} ({seconds:.0f}s; {cache.computed} cells computed, "
               f"{cache.reused} reused)")
     return Outcome(tables, figures, report, config.out)
-
-
-def config_fields(config_class: type) -> set[str]:
-    """The field names of a Config class (a CLI passes only these)."""
-    return {f.name for f in dataclasses.fields(config_class)}

@@ -89,7 +89,7 @@ def test_rerun_resumes_and_reproduces(first_run, tmp_path, capsys):
     (dict(models=("suite/pythia-s1",), donors=("suite/pythia-s1",)), "no swap pairs"),
     (dict(mmlu=Path("no/such/mmlu")), "--mmlu no/such/mmlu does not exist"),
     (dict(n=1), "the other_input control needs another example"),
-    (dict(n=17, batch_size=16), "leaves a batch of one sequence"),
+    (dict(batch_size=1), "leaves a batch of one sequence"),
 ])
 def test_bad_input_is_refused_before_results_are_written(settings, message, tmp_path):
     with pytest.raises((ValueError, OSError), match=re.escape(message)):
@@ -106,3 +106,9 @@ def test_cli_bad_input_is_one_line_not_a_traceback(tmp_path):
     assert "Traceback" not in out.stderr and "three ways" in out.stderr
     assert out.stderr.strip().count("\n") == 0 or out.stderr.strip().splitlines()[-1].startswith("error:")
     assert not list(tmp_path.glob("*.csv")), "a failed run must not write results"
+
+
+def test_a_last_batch_of_one_is_not_refused(tmp_path):
+    # Scoring joins a trailing single sequence to the batch before it, so 17 examples in
+    # batches of 16 leave no sequence alone and must be accepted.
+    assert Config(n=17, batch_size=16, out=tmp_path).n == 17

@@ -81,12 +81,13 @@ class Config(StudyConfig):
             raise ValueError("no swap pairs: every donor is its own recipient; give a donor "
                              "that differs from the --models")
         # The other_input control takes each sequence's patterns from another example of its
-        # batch, so no batch may hold a single sequence.
-        if self.n < 2 or self.n % self.batch_size == 1 or self.batch_size < 2:
+        # batch; scoring never leaves a last batch of one (it joins the one before), so only
+        # a single example or batches of one can leave a sequence alone.
+        if self.n < 2 or self.batch_size < 2:
             raise ValueError(
                 f"--n {self.n} with --batch-size {self.batch_size} leaves a batch of one sequence, "
-                "and the other_input control needs another example in its batch: use --n >= 2 and "
-                "--batch-size >= 2 with n % batch_size != 1")
+                "and the other_input control needs another example in its batch: use --n >= 2 "
+                "and --batch-size >= 2")
 
     @property
     def ladder(self) -> tuple[str, ...]:

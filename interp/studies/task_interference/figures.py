@@ -111,43 +111,42 @@ def _cosine_figures(cosines: pd.DataFrame, out: Path) -> list[Path]:
     fig.tight_layout()
     written += plots.save(fig, out / "gradient_cosines_groups")
 
-    every = cosines[cosines.group == "all"]
-    panels = [("parameters", final_models(every)), ("step", checkpoint_series(every))]
-    panels = [(x, rows) for x, rows in panels if not rows.empty and rows[x].nunique() > 1]
-    if panels:
-        fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 3.8), squeeze=False)
-        for ax, (x, rows) in zip(axes[0], panels):
-            sns.lineplot(rows, x=x, y="cosine", hue="reference", marker="o", errorbar="sd", ax=ax)
-            if x == "parameters":
-                ax.set_xscale("log")
-            else:
-                ax.set_xscale("symlog", linthresh=1)
-                ax.set_xlim(left=0)
-            ax.axhline(0, color="grey", lw=0.8)
-            ax.set_ylabel("cos(rare-task gradient, reference)")
-            ax.set_title("against size" if x == "parameters" else f"over training ({rows.base.iloc[0]})")
+    fig = _size_and_training(cosines[cosines.group == "all"], hue="reference",
+                             ylabel="cos(rare-task gradient, reference)")
+    if fig is not None:
         written += plots.save(fig, out / "gradient_cosines_size")
     return written
 
 
-def _split_figure(split: pd.DataFrame, out: Path) -> list[Path]:
-    every = split[split.group == "all"]
+def _size_and_training(every: pd.DataFrame, *, hue: str, ylabel: str,
+                       hue_order: Optional[list[str]] = None) -> Optional[plt.Figure]:
+    """Cosines against size (final models) and over training (checkpoints), one panel each
+    where the data vary; None when neither does."""
     panels = [("parameters", final_models(every)), ("step", checkpoint_series(every))]
     panels = [(x, rows) for x, rows in panels if not rows.empty and rows[x].nunique() > 1]
     if not panels:
-        return []
+        return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5.4 * len(panels), 3.8), squeeze=False)
     for ax, (x, rows) in zip(axes[0], panels):
-        sns.lineplot(rows, x=x, y="cosine", hue="part", marker="o", errorbar="sd", ax=ax,
-                     hue_order=["batch", "task_tokens", "other_tokens"])
+        sns.lineplot(rows, x=x, y="cosine", hue=hue, marker="o", errorbar="sd", ax=ax,
+                     hue_order=hue_order)
         if x == "parameters":
             ax.set_xscale("log")
         else:
             ax.set_xscale("symlog", linthresh=1)
             ax.set_xlim(left=0)
         ax.axhline(0, color="grey", lw=0.8)
-        ax.set_ylabel("cosine to the rare-task direction g_r")
+        ax.set_ylabel(ylabel)
         ax.set_title("against size" if x == "parameters" else f"over training ({rows.base.iloc[0]})")
+    return fig
+
+
+def _split_figure(split: pd.DataFrame, out: Path) -> list[Path]:
+    fig = _size_and_training(split[split.group == "all"], hue="part",
+                             ylabel="cosine to the rare-task direction g_r",
+                             hue_order=["batch", "task_tokens", "other_tokens"])
+    if fig is None:
+        return []
     fig.suptitle("A mixed batch's gradient g = g_task + g_other, each against g_r")
     return plots.save(fig, out / "token_split")
 

@@ -85,3 +85,15 @@ def test_cuda_on_a_cpu_build_is_refused_with_the_fix():
         pytest.skip("this machine has CUDA")
     with pytest.raises(ValueError, match="has no CUDA"):
         TinyConfig(out=Path("x"), device="cuda")
+
+
+def test_run_study_puts_the_callers_thread_count_back(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        run_study(TINY, TinyConfig(out=tmp_path, n=2, threads=1), quiet=True)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
