@@ -1,4 +1,4 @@
-"""Accuracy and answer-token cross-entropy per task, under any hooks, as tidy rows.
+"""The scoring engine: per-example correctness and answer-token cross-entropy, under any hooks.
 
 Each (prompt, continuation) pair is one sequence: the prompt's tokens, then the
 continuation's. Sequences are right-padded, so no real token ever sees a pad (attention is
@@ -14,25 +14,22 @@ non-finite loss) raises ``NonFiniteScoreError`` naming the model, the task and t
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Optional, Sequence, Union
 
 import numpy as np
-import pandas as pd
 import torch
 
 from torch import Tensor
 from tqdm.auto import tqdm
 
-from interp.tasks import get_task
 from interp.tasks.base import Example, Task
 from interp.types import Logits, Tokens
 
 FwdHooks = Sequence[tuple[Any, Callable]]
 # A fixed hook list, or one made per batch from its tokens (e.g. a donor's patterns for them).
 HookSpec = Union[FwdHooks, Callable[[Tokens], FwdHooks]]
-
-COLUMNS = ["model", "task", "condition", "n", "accuracy", "loss"]
 
 
 class NonFiniteScoreError(FloatingPointError):
@@ -53,11 +50,15 @@ class ScoredSequence:
 
 @dataclass
 class TaskScore:
-    """Per-example results of one task: ``correct`` (bool) and ``loss`` (nats per answer token)."""
+    """Per-example results of one task, in example order: ``items`` (each example's
+    ``item_id``), ``chosen`` (the winning choice, or the greedy continuation of an exact
+    task), ``correct`` (bool) and ``loss`` (nats per answer token)."""
 
     task: str
     correct: np.ndarray
     loss: np.ndarray
+    items: tuple[str, ...] = ()
+    chosen: tuple[str, ...] = ()
 
     @property
     def accuracy(self) -> float:
@@ -66,6 +67,19 @@ class TaskScore:
     @property
     def mean_loss(self) -> float:
         return float(self.loss.mean())
+
+
+def item_id(example: Example) -> str:
+    """A stable id of ``example`` from its content (prompt, answer and choices): the same
+    example gets the same id in every run and condition, so scores can be paired by it.
+
+    >>> item_id(Example("2 + 3 =", " 5")) == item_id(Example("2 + 3 =", " 5"))
+    True
+    >>> item_id(Example("2 + 3 =", " 5")) == item_id(Example("2 + 4 =", " 6"))
+    False
+    """
+    text = "\x1f".join([example.prompt, example.answer, *(example.choices or ())])
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
 
 
 def encode_pair(tokenizer: Any, prompt: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -161,6 +175,7 @@ def score_task(
         batches[-1] = batches[-1] + last
     answer_logprob = np.zeros(len(sequences))
     answer_hits = np.zeros(len(sequences), dtype=bool)
+    greedy: list[list[int]] = [[] for _ in sequences]  # argmax ids at the answer positions
     answer_len = np.array([len(s.ids) - s.answer_start for s in sequences])
     device, pad = _device_of(model), _pad_id(tokenizer)
     show = progress if progress is not None else len(batches) >= 20
@@ -180,7 +195,9 @@ def score_task(
                 targets = torch.tensor(seq.ids[seq.answer_start :], device=span.device)
                 logprobs = span.log_softmax(-1)
                 answer_logprob[j] = logprobs.gather(-1, targets[:, None]).sum().item()
-                answer_hits[j] = bool((span.argmax(-1) == targets).all())
+                predicted = span.argmax(-1)
+                answer_hits[j] = bool((predicted == targets).all())
+                greedy[j] = predicted.tolist()
             # One check per batch, on the answer positions only.
             if not bool(torch.stack(finite).all()):
                 row = next(r for r, ok in enumerate(finite) if not bool(ok))
@@ -189,6 +206,12 @@ def score_task(
                 raise _non_finite(model, task, seq, f"{_describe(span)} among its answer logits",
                                   batch=index)
     score = _collect(task, sequences, answer_logprob, answer_hits, answer_len)
+    if task.scoring == "exact":
+        # A hit reproduces the answer's own tokens, so it is reported as the answer's text; a
+        # miss is decoded (a word-level tokenizer decodes " 58" as "5 8").
+        by_example = {seq.example: greedy[j] for j, seq in enumerate(sequences)}
+        score.chosen = tuple(example.answer if score.correct[i] else tokenizer.decode(by_example[i])
+                             for i, example in enumerate(task.examples))
     bad = np.flatnonzero(~np.isfinite(score.loss))
     if bad.size:
         example = int(bad[0])
@@ -219,13 +242,14 @@ def _non_finite(model: Any, task: Task, seq: ScoredSequence, what: str, *, batch
 
 def _collect(task: Task, sequences, logprob, hits, lengths) -> TaskScore:
     n = len(task.examples)
+    items = _unique_ids([item_id(example) for example in task.examples])
     correct = np.zeros(n, dtype=bool)
     loss = np.zeros(n)
     if task.scoring == "exact":
         for j, seq in enumerate(sequences):
             correct[seq.example] = hits[j]
             loss[seq.example] = -logprob[j] / lengths[j]
-        return TaskScore(task.name, correct, loss)
+        return TaskScore(task.name, correct, loss, items)
     best = np.full(n, -np.inf)
     chosen = np.zeros(n, dtype=int)
     for j, seq in enumerate(sequences):
@@ -236,17 +260,20 @@ def _collect(task: Task, sequences, logprob, hits, lengths) -> TaskScore:
             loss[seq.example] = -logprob[j] / lengths[j]
     for i, example in enumerate(task.examples):
         correct[i] = example.choices[chosen[i]] == example.answer
-    return TaskScore(task.name, correct, loss)
+    picked = tuple(example.choices[chosen[i]] for i, example in enumerate(task.examples))
+    return TaskScore(task.name, correct, loss, items, picked)
 
 
-def _as_tasks(tasks: Union[Task, str, Iterable[Union[Task, str]]]) -> list[Task]:
-
-    if isinstance(tasks, (Task, str)):
-        tasks = [tasks]
-    resolved = [get_task(t) if isinstance(t, str) else t for t in tasks]
-    if not resolved:
-        raise ValueError("no tasks to evaluate: pass at least one Task or task name")
-    return resolved
+def _unique_ids(ids: list[str]) -> tuple[str, ...]:
+    # A task drawn with replacement may repeat an example: its k-th repeat is "<id>#k", so
+    # ids stay unique and pair up between two runs of the same task.
+    seen: dict[str, int] = {}
+    out = []
+    for base in ids:
+        count = seen.get(base, 0)
+        seen[base] = count + 1
+        out.append(base if count == 0 else f"{base}#{count}")
+    return tuple(out)
 
 
 def model_name(model: Any) -> str:
@@ -255,84 +282,3 @@ def model_name(model: Any) -> str:
     if source is not None:
         return source.name
     return getattr(getattr(model, "cfg", None), "model_name", None) or type(model).__name__
-
-
-def hooks_label(fwd_hooks: HookSpec) -> str:
-    """The condition ``evaluate`` writes for hooked rows when none is given.
-
-    >>> hooks_label([("blocks.0.attn.hook_pattern", None), ("blocks.1.attn.hook_pattern", None)])
-    'hooks: blocks.0.attn.hook_pattern, blocks.1.attn.hook_pattern'
-    >>> def donor_patterns(tokens): ...
-    >>> hooks_label(donor_patterns)
-    'hooks: donor_patterns'
-    >>> hooks_label(())
-    'base'
-    """
-    if callable(fwd_hooks):
-        return f"hooks: {_callable_name(fwd_hooks)}"
-    if not fwd_hooks:
-        return "base"
-    names = [point if isinstance(point, str) else _callable_name(point) for point, _ in fwd_hooks]
-    return "hooks: " + ", ".join(names)
-
-
-def _callable_name(fn: Any) -> str:
-    fn = getattr(fn, "func", fn)  # functools.partial
-    return getattr(fn, "__name__", None) or type(fn).__name__
-
-
-def evaluate(
-    model: Any,
-    tasks: Union[Task, str, Iterable[Union[Task, str]]],
-    *,
-    fwd_hooks: HookSpec = (),
-    condition: Optional[str] = None,
-    batch_size: int = 16,
-    name: Optional[str] = None,
-    progress: Optional[bool] = None,
-) -> pd.DataFrame:
-    """Tidy rows (model, task, condition, n, accuracy, loss), one per task.
-
-    ``fwd_hooks`` is a TransformerLens hook list, or a function of each batch's tokens that
-    returns one (for hooks that depend on the input, such as a donor's patterns).
-
-    ``condition`` labels the rows; an explicit one always wins. Left unset, it is ``"base"``
-    without hooks, and names the hooks with them, so hooked rows are never mistaken for base
-    ones: ``"hooks: blocks.0.attn.hook_pattern, blocks.1.attn.hook_pattern"`` for a hook list,
-    ``"hooks: <function name>"`` for a function of the batch (see ``hooks_label``).
-
-    Raises ``NonFiniteScoreError`` (naming the model, task and example) when a logit read for
-    scoring, or the loss, is NaN or infinite.
-
-    >>> import interp, hooks
-    >>> model = interp.load_model("suite/pythia-s1")
-    >>> tasks = [interp.get_task("arithmetic_add", n=4), interp.get_task("knowledge_mc", n=4)]
-    >>> rows = interp.evaluate(model, tasks,
-    ...                        fwd_hooks=[("blocks.0.attn.hook_pattern", hooks.uniform_pattern())],
-    ...                        condition="uniform-L0")
-    >>> rows[["model", "task", "condition", "n"]]  # doctest: +NORMALIZE_WHITESPACE
-                 model            task   condition  n
-    0  suite/pythia-s1  arithmetic_add  uniform-L0  4
-    1  suite/pythia-s1    knowledge_mc  uniform-L0  4
-    >>> list(rows.columns) == COLUMNS
-    True
-    """
-    label = name or model_name(model)
-    if condition is None:
-        condition = hooks_label(fwd_hooks)
-    rows = []
-    for task in _as_tasks(tasks):
-        score = score_task(
-            model, task, fwd_hooks=fwd_hooks, batch_size=batch_size, progress=progress
-        )
-        rows.append(
-            dict(
-                model=label,
-                task=task.name,
-                condition=condition,
-                n=len(score.correct),
-                accuracy=score.accuracy,
-                loss=score.mean_loss,
-            )
-        )
-    return pd.DataFrame(rows, columns=COLUMNS)
