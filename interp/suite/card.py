@@ -18,29 +18,40 @@ from interp.runs.files import markdown_table, save_table, write_atomic
 from interp.suite.corpus import RARE_FREQUENCIES
 from interp.loading import load_model
 from interp.scoring import evaluate
-from interp.tasks import get_task
+from interp.tasks import get_task, task_population
 from interp.tasks.base import Task
 
 ICL_SHOTS = (0, 8)
 
 
 def card_tasks(n: int) -> list[Task]:
-    """The card's task list: held-out (test-split) examples of every family the corpus teaches.
+    """The card's task list: held-out (test-split) examples of every family the corpus teaches,
+    ``n`` distinct ones per task, or all of a task's test items where it has fewer (a rare
+    copy has 60-66).
 
     ICL rows are named ``icl@k`` / ``icl_heldout@k`` by shot count.
+
+    >>> {t.name: len(t) for t in card_tasks(100)}["rare_modadd_0"]
+    60
     """
-    tasks = [get_task(name, n=n) for name in
+    tasks = [_card_task(name, n) for name in
              ("arithmetic_add", "arithmetic_sub", "knowledge_cloze", "knowledge_qa", "knowledge_mc", "qqp")]
     for family in ("icl", "icl_heldout"):
         for shots in ICL_SHOTS:
-            t = get_task(family, n=n, shots=shots)
+            t = _card_task(family, n, shots=shots)
             tasks.append(Task(f"{family}@{shots}", t.kind, t.scoring, t.examples))
     # The harder reading: no demonstration shows the query word, so only the category helps.
-    t = get_task("icl", n=n, shots=max(ICL_SHOTS), query_shown=False)
+    t = _card_task("icl", n, shots=max(ICL_SHOTS), query_shown=False)
     tasks.append(Task(f"icl_unshown@{max(ICL_SHOTS)}", t.kind, t.scoring, t.examples))
     for copy in range(len(RARE_FREQUENCIES)):
-        tasks += [get_task(f"rare_comparison_{copy}", n=n), get_task(f"rare_modadd_{copy}", n=n)]
+        tasks += [_card_task(f"rare_comparison_{copy}", n), _card_task(f"rare_modadd_{copy}", n)]
     return tasks
+
+
+def _card_task(name: str, n: int, **params) -> Task:
+    """``n`` distinct test examples of ``name``, or every one where the task has fewer."""
+    population = task_population(name, **params)
+    return get_task(name, n=n if population is None else min(n, population), **params)
 
 
 def evaluate_suite(weights: Path, n: int) -> pd.DataFrame:
@@ -171,9 +182,11 @@ python -m interp.suite card --n {n}        # this card and results.csv
 {markdown_table(made, index=False)}
 
 ## Accuracy (test split, n = {n} per task; chance: MC 0.25, yes/no and ICL 0.5)
-`icl@k`: k demonstrations, fresh random label map per prompt, one demonstration shows the
-query word; `icl_heldout`: categories never seen in training; `icl_unshown@8`: no
-demonstration shows the query word, so the label must come from the query's category.
+Each task's n test items are distinct; a task with fewer is scored on all of them (a rare
+copy has 60-66). `icl@k`: k demonstrations, fresh random label map per prompt, one
+demonstration shows the query word; `icl_heldout`: categories never seen in training;
+`icl_unshown@8`: no demonstration shows the query word, so the label must come from the
+query's category.
 
 {markdown_table(accuracy.loc[order, core], floatfmt=".2f")}
 

@@ -76,8 +76,11 @@ def _render(example: Example) -> str:
     return example.prompt + example.answer
 
 
+# Training pools draw WITH replacement (replace=True): that is how the shipped models' corpus
+# was drawn, and a pool may be larger than its task's distinct items (1-digit products).
 def _pool(name: str, n: int, seed: int, **params) -> list[str]:
-    return [_render(e) for e in get_task(name, n=n, seed=seed, split="train", **params).examples]
+    task = get_task(name, n=n, seed=seed, split="train", replace=True, **params)
+    return [_render(e) for e in task.examples]
 
 
 class DocumentSource:
@@ -101,7 +104,8 @@ class DocumentSource:
         self.pools["icl"] = [
             _render(e)
             for shots in (0, 1, 2, 4, 8, 12, 16)
-            for e in get_task("icl", n=800, seed=seed + shots, split="train", shots=shots).examples
+            for e in get_task("icl", n=800, seed=seed + shots, split="train", shots=shots,
+                              replace=True).examples
         ]
         self.kinds = list(MIX)
 
@@ -196,7 +200,8 @@ def icl_sequences(
     prompts = [
         e.prompt + e.answer
         for shots in ICL_PROMPT_SHOTS
-        for e in get_task("icl", n=1000, seed=seed + 100 + shots, split="train", shots=shots).examples
+        for e in get_task("icl", n=1000, seed=seed + 100 + shots, split="train", shots=shots,
+                          replace=True).examples  # as the shipped models were trained
     ]
     rng = random.Random(seed)
     if corpus is None:

@@ -7,6 +7,17 @@ True
 
 ``get_task``'s ``seed`` picks the sample; what a task *is* (a knowledge world, a rare copy's
 tokens, every train/test split) is fixed by its parameters and never by ``seed``.
+
+Sampling is without replacement: a task's examples are distinct items. ``task_population``
+says how many distinct items a task has in a split (None for a generative task, whose space
+is effectively unbounded); asking for more is an error, ``n="all"`` takes every one in a
+seeded random order, and ``replace=True`` draws with replacement instead (i.i.d., repeats
+possible, exactly as sampling was before it became distinct).
+
+>>> task_population("rare_modadd_0")
+60
+>>> len(get_task("rare_modadd_0", n="all")), len(get_task("rare_modadd_0", n=100, replace=True))
+(60, 100)
 """
 
 from __future__ import annotations
@@ -19,7 +30,7 @@ from functools import partial
 from typing import Any, Callable
 
 from interp.tasks import arithmetic, icl, icl_fixed, knowledge, paraphrase, rare
-from interp.tasks.base import Example, Split, Task, check_n, check_split
+from interp.tasks.base import Count, Example, Split, Task, check_n, check_split
 from interp.tasks.fewshot import few_shot
 from interp.tasks.files import DataFileError, load_mmlu_csv, load_qqp_tsv
 from interp.tasks.knowledge import KnowledgeBase
@@ -36,11 +47,12 @@ __all__ = [
     "get_task",
     "load_mmlu_csv",
     "load_qqp_tsv",
+    "task_population",
     "task_words",
 ]
 
 # Every builder takes these; anything else a caller passes is a family parameter.
-_COMMON = ("n", "seed", "split", "copy")
+_COMMON = ("n", "seed", "split", "replace", "copy")
 _RARE_NAME = re.compile(r"rare_(comparison|modadd)_(\d+)")
 
 
@@ -48,31 +60,53 @@ _RARE_NAME = re.compile(r"rare_(comparison|modadd)_(\d+)")
 class _Spec:
     build: Callable[..., Task]
     description: str
+    # split and the family's parameters -> distinct items (None: effectively unbounded)
+    population: Callable[..., int | None]
 
 
 _FIXED: dict[str, _Spec] = {
     "knowledge_cloze": _Spec(
-        knowledge.knowledge_cloze, "complete a fact about a made-up country (exact)"
+        knowledge.knowledge_cloze, "complete a fact about a made-up country (exact)",
+        knowledge.population,
     ),
-    "knowledge_qa": _Spec(knowledge.knowledge_qa, "answer a question about a made-up country"),
+    "knowledge_qa": _Spec(
+        knowledge.knowledge_qa, "answer a question about a made-up country", knowledge.population
+    ),
     "knowledge_mc": _Spec(
-        knowledge.knowledge_mc, "MMLU-style 4-option question about a made-up country (choice)"
+        knowledge.knowledge_mc, "MMLU-style 4-option question about a made-up country (choice)",
+        knowledge.population,
     ),
-    "arithmetic_add": _Spec(arithmetic.arithmetic_add, "n-digit addition (exact; digits=2)"),
+    "arithmetic_add": _Spec(
+        arithmetic.arithmetic_add, "n-digit addition (exact; digits=2)",
+        partial(arithmetic.population, "add"),
+    ),
     "arithmetic_sub": _Spec(
-        arithmetic.arithmetic_sub, "n-digit subtraction, non-negative (exact; digits=2)"
+        arithmetic.arithmetic_sub, "n-digit subtraction, non-negative (exact; digits=2)",
+        partial(arithmetic.population, "sub"),
     ),
-    "arithmetic_mul": _Spec(arithmetic.arithmetic_mul, "n-digit multiplication (exact; digits=2)"),
-    "qqp": _Spec(paraphrase.qqp, "are two synthetic questions duplicates? yes/no (choice)"),
-    "icl": _Spec(icl.icl, "label word categories from in-context demonstrations (choice)"),
+    "arithmetic_mul": _Spec(
+        arithmetic.arithmetic_mul, "n-digit multiplication (exact; digits=2)",
+        partial(arithmetic.population, "mul"),
+    ),
+    "qqp": _Spec(
+        paraphrase.qqp, "are two synthetic questions duplicates? yes/no (choice)",
+        paraphrase.population,
+    ),
+    "icl": _Spec(
+        icl.icl, "label word categories from in-context demonstrations (choice)", icl.population
+    ),
     "icl_heldout": _Spec(
-        icl.icl_heldout, "in-context labelling on held-out categories; test only (choice)"
+        icl.icl_heldout, "in-context labelling on held-out categories; test only (choice)",
+        partial(icl.population, heldout=True),
     ),
     "icl_fixed": _Spec(
-        icl_fixed.icl_fixed, "one fixed category -> label mapping, 0 shots by default (choice)"
+        icl_fixed.icl_fixed, "one fixed category -> label mapping, 0 shots by default (choice)",
+        partial(icl_fixed.population, shots=0),
     ),
     "icl_fixed_flipped": _Spec(
-        icl_fixed.icl_fixed_flipped, "icl_fixed's family with demonstrations of the reversed mapping (choice)"
+        icl_fixed.icl_fixed_flipped,
+        "icl_fixed's family with demonstrations of the reversed mapping (choice)",
+        partial(icl_fixed.population, shots=4),
     ),
 }
 
@@ -96,10 +130,18 @@ def describe_tasks(*, copies: int = rare.DEFAULT_COPIES) -> dict[str, str]:
 
 
 def get_task(
-    name: str, *, n: int = 200, seed: int = 0, split: Split = "test", **params: Any
+    name: str,
+    *,
+    n: Count = 200,
+    seed: int = 0,
+    split: Split = "test",
+    replace: bool = False,
+    **params: Any,
 ) -> Task:
-    """``n`` examples of task ``name`` from ``split``, sampled with ``seed``.
+    """``n`` distinct examples of task ``name`` from ``split``, sampled with ``seed``.
 
+    ``n`` may be ``"all"``: every distinct item of a finite task. More than
+    ``task_population`` is an error unless ``replace=True``, which draws with replacement.
     ``params`` go to the family: ``digits``, ``allow_negative`` (arithmetic), ``shots``,
     ``n_labels`` (icl), ``kb_seed``, ``n_entities`` (knowledge), ``copies``,
     ``comparison_tokens``, ``modulus`` (rare).
@@ -109,9 +151,26 @@ def get_task(
     """
     check_n(n)
     check_split(split)
+    if not isinstance(replace, bool):
+        raise TypeError(f"replace must be True or False, got {replace!r}")
     spec = _spec(name, params.get("copies", rare.DEFAULT_COPIES))
     _check_params(name, spec.build, params)
-    return spec.build(n=n, seed=seed, split=split, **params)
+    return spec.build(n=n, seed=seed, split=split, replace=replace, **params)
+
+
+def task_population(name: str, *, split: Split = "test", **params: Any) -> int | None:
+    """How many distinct items task ``name`` has in ``split`` with these family ``params``:
+    the most ``get_task`` returns without ``replace=True``, and what ``n="all"`` returns.
+    None for a generative task (qqp, icl, demonstrated icl_fixed) whose space is effectively
+    unbounded.
+
+    >>> task_population("rare_comparison_0"), task_population("qqp")
+    (66, None)
+    """
+    check_split(split)
+    spec = _spec(name, params.get("copies", rare.DEFAULT_COPIES))
+    _check_params(name, spec.build, params)
+    return spec.population(split=split, **params)
 
 
 def task_words(**params: Any) -> set[str]:
@@ -150,9 +209,11 @@ def _specs(copies: int) -> dict[str, _Spec]:
 def _rare_spec(family: str, copy: int) -> _Spec:
     if family == "comparison":
         what = "which of two made-up tokens ranks higher? more/less (choice)"
-        return _Spec(partial(rare.rare_comparison, copy=copy), f"rare copy {copy}: {what}")
+        return _Spec(partial(rare.rare_comparison, copy=copy), f"rare copy {copy}: {what}",
+                     partial(rare.comparison_population, copy=copy))
     what = "modular addition over made-up tokens (exact)"
-    return _Spec(partial(rare.rare_modadd, copy=copy), f"rare copy {copy}: {what}")
+    return _Spec(partial(rare.rare_modadd, copy=copy), f"rare copy {copy}: {what}",
+                 partial(rare.modadd_population, copy=copy))
 
 
 def _spec(name: str, copies: int) -> _Spec:

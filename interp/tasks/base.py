@@ -8,6 +8,9 @@ A task is scored one of two ways, fixed by the task:
 
 Continuations carry their own leading space (``" 7"``, ``" B"``): BPE tokenizers (Pythia,
 OPT) give a different token to ``"7"`` and ``" 7"``, and the prompt never ends in a space.
+
+A task's examples are distinct items (no two share prompt, answer and choices) unless it was
+drawn with ``replace=True``; the sampling helpers at the end of this module enforce that.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import hashlib
 import random
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar
+from typing import Any, Callable, Literal, Mapping, Sequence, TypeVar, Union
 
 Scoring = Literal["choice", "exact"]
 T = TypeVar("T")
@@ -45,7 +48,8 @@ class Example:
 
 @dataclass(frozen=True)
 class Task:
-    """A named, fixed set of examples scored one way.
+    """A named, fixed set of examples scored one way (``get_task`` fills it with distinct
+    items unless asked for ``replace=True``; a hand-built Task may hold anything).
 
     >>> t = Task("toy", "arithmetic", "exact", (Example("1 + 1 =", " 2"),))
     >>> len(t)
@@ -77,6 +81,11 @@ class Task:
 
 Split = Literal["train", "test"]
 SPLITS: tuple[Split, ...] = ("train", "test")
+# A sample size: a number of examples, or "all" (every distinct item of a finite task).
+Count = Union[int, Literal["all"]]
+ALL = "all"
+# Drawing distinct items by rejection gives up after this many repeats in a row.
+MAX_REPEATS = 10_000
 
 # What the suite's word-level tokenizer treats as one word: a run of letters. Digits are
 # single-character tokens and punctuation its own tokens, so neither needs a words() entry.
@@ -92,13 +101,17 @@ def words_in(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def check_n(n: int) -> None:
-    """Refuse a sample size that would give an empty (or nonsensical) task.
+def check_n(n: Count) -> None:
+    """Refuse a sample size that would give an empty (or nonsensical) task; ``"all"`` passes.
 
-    >>> check_n(10)
+    >>> check_n(10); check_n("all")
     """
+    if isinstance(n, str) and n == ALL:
+        return
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise ValueError(f"n must be a positive integer (the number of examples), got {n!r}")
+        raise ValueError(
+            f"n must be a positive integer (the number of examples) or 'all', got {n!r}"
+        )
 
 
 def check_split(split: str) -> None:
@@ -157,3 +170,85 @@ def hash_halves(items: Sequence[T], key: Callable[[T], str]) -> tuple[list[T], l
     ranked = sorted(items, key=lambda item: hash_unit(key(item)))
     cut = len(ranked) // 2
     return ranked[cut:], ranked[:cut]
+
+
+# --- Sampling: distinct items by default, with replacement only when asked. ---
+
+
+def resolve_n(n: Count, population: int | None, *, name: str, split: str, replace: bool) -> int:
+    """How many examples to draw: ``n``, checked against the task's ``population`` (its number
+    of distinct items in ``split``; ``None`` for a generative task), or all of them for "all".
+
+    >>> resolve_n("all", 51, name="toy", split="test", replace=False)
+    51
+    >>> resolve_n(60, 51, name="toy", split="test", replace=True)
+    60
+    """
+    check_n(n)
+    if isinstance(n, str):  # "all"
+        if replace:
+            raise ValueError(
+                f"task {name!r}: n='all' takes every distinct item once, so it cannot be "
+                "combined with replace=True; ask for a number of examples instead"
+            )
+        if population is None:
+            raise ValueError(
+                f"task {name!r} is generative (its {split!r} items are effectively unbounded), "
+                "so n='all' has no meaning; ask for a number of examples"
+            )
+        return population
+    if not replace and population is not None and n > population:
+        raise ValueError(
+            f"task {name!r} has {population} distinct {split!r} items; ask for "
+            f"n <= {population}, n='all', or pass replace=True to draw with replacement"
+        )
+    return n
+
+
+def sample(items: Sequence[T], n: int, rng: random.Random, *, replace: bool) -> list[T]:
+    """``n`` of ``items``: distinct ones in a random order, or i.i.d. draws with ``replace``.
+
+    >>> sorted(sample("abcd", 4, random.Random(0), replace=False))
+    ['a', 'b', 'c', 'd']
+    """
+    if replace:
+        return [rng.choice(items) for _ in range(n)]
+    return rng.sample(list(items), n)
+
+
+def example_key(example: Example) -> tuple[str, str, tuple[str, ...] | None]:
+    """What makes two examples the same item to a model: prompt, answer and choices.
+
+    >>> example_key(Example("1 + 1 =", " 2", metadata={"a": 1}))
+    ('1 + 1 =', ' 2', None)
+    """
+    return example.prompt, example.answer, example.choices
+
+
+def draw_distinct(
+    draw: Callable[[], Example], seen: set | None, *, name: str, max_repeats: int = MAX_REPEATS
+) -> Example:
+    """``draw()``, redrawn while it repeats an example already in ``seen`` (which it joins);
+    with ``seen=None`` (sampling with replacement) the first draw, whatever it is.
+
+    A generative task draws distinct prompts this way; ``max_repeats`` repeats in a row mean
+    its space is (nearly) used up, which is an error, never a silent repeat.
+
+    >>> rng, seen = random.Random(0), set()
+    >>> coin = lambda: Example(rng.choice(["heads", "tails"]), " 1")
+    >>> sorted(draw_distinct(coin, seen, name="coin").prompt for _ in range(2))
+    ['heads', 'tails']
+    """
+    for _ in range(max_repeats):
+        example = draw()
+        if seen is None:
+            return example
+        key = example_key(example)
+        if key not in seen:
+            seen.add(key)
+            return example
+    raise ValueError(
+        f"task {name!r} ran out of distinct prompts: {max_repeats} draws in a row repeated one "
+        f"of the {len(seen)} already drawn; ask for fewer examples or pass replace=True to "
+        "draw with replacement"
+    )

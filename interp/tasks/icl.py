@@ -22,6 +22,10 @@ Splits: ``icl`` uses families of the training categories; its "test" split asks 
 query words that a hash puts in "test" (half of each category), while demonstrations
 may use any word of the family. ``icl_heldout`` uses families built only from the held-out
 categories, whose words no ``icl`` prompt ever contains; it has no "train" split.
+
+Prompts are generated, so the space is effectively unbounded (``population`` is None and
+``n="all"`` is refused); a task's prompts are distinct, redrawn on a repeat, unless drawn
+with ``replace=True``.
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ import random
 from itertools import combinations
 
 from interp.tasks.base import (
+    Count,
     Example,
     Split,
     Task,
     balanced_draws,
-    check_n,
     check_split,
+    draw_distinct,
     hash_halves,
+    resolve_n,
 )
 
 CATEGORIES: dict[str, tuple[str, ...]] = {
@@ -76,9 +82,10 @@ DEFAULT_LABELS = 2
 
 def icl(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     shots: int = DEFAULT_SHOTS,
     n_labels: int = DEFAULT_LABELS,
     query_shown: bool = True,
@@ -90,15 +97,16 @@ def icl(
     (3, 2)
     """
     check_split(split)
-    return _task("icl", TRAIN_CATEGORIES, split, n=n, seed=seed, shots=shots, n_labels=n_labels,
-                 query_shown=query_shown)
+    return _task("icl", TRAIN_CATEGORIES, split, n=n, seed=seed, replace=replace, shots=shots,
+                 n_labels=n_labels, query_shown=query_shown)
 
 
 def icl_heldout(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     shots: int = DEFAULT_SHOTS,
     n_labels: int = DEFAULT_LABELS,
     query_shown: bool = True,
@@ -108,14 +116,20 @@ def icl_heldout(
     >>> icl_heldout(n=1).examples[0].metadata["categories"][0] in HELDOUT_CATEGORIES
     True
     """
-    check_split(split)
-    if split != "test":
-        raise ValueError(
-            "icl_heldout has only a 'test' split: its categories are held out from training; "
-            "train on 'icl' instead"
-        )
-    return _task("icl_heldout", HELDOUT_CATEGORIES, None, n=n, seed=seed, shots=shots,
-                 n_labels=n_labels, query_shown=query_shown)
+    _check_heldout_split(split)
+    return _task("icl_heldout", HELDOUT_CATEGORIES, None, n=n, seed=seed, replace=replace,
+                 shots=shots, n_labels=n_labels, query_shown=query_shown)
+
+
+def population(*, split: Split = "test", heldout: bool = False, **params: object) -> None:
+    """None: ICL prompts are generated, so their space is effectively unbounded (``params``,
+    the task's own, change nothing); only the split is checked.
+
+    >>> population(split="train") is None
+    True
+    """
+    (_check_heldout_split if heldout else check_split)(split)
+    return None
 
 
 def families(*, heldout: bool = False, n_labels: int = DEFAULT_LABELS) -> list[tuple[str, ...]]:
@@ -149,18 +163,28 @@ def words() -> set[str]:
     return {w for category in CATEGORIES.values() for w in category} | set(LABEL_POOL)
 
 
+def _check_heldout_split(split: str) -> None:
+    check_split(split)
+    if split != "test":
+        raise ValueError(
+            "icl_heldout has only a 'test' split: its categories are held out from training; "
+            "train on 'icl' instead"
+        )
+
+
 def _task(
     name: str,
     categories: tuple[str, ...],
     query_split: Split | None,
     *,
-    n: int,
+    n: Count,
     seed: int,
+    replace: bool,
     shots: int,
     n_labels: int,
     query_shown: bool,
 ) -> Task:
-    check_n(n)
+    count = resolve_n(n, None, name=name, split=query_split or "test", replace=replace)
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
         raise ValueError(f"shots must be a non-negative integer, got {shots!r}")
     most = min(len(categories), len(LABEL_POOL))
@@ -168,9 +192,13 @@ def _task(
         raise ValueError(f"{name}: n_labels must be between 2 and {most}, got {n_labels}")
     rng = random.Random(seed)
     queries = {c: query_words(c, query_split) for c in categories}
+    seen = None if replace else set()
     examples = tuple(
-        _prompt(rng, categories, queries, shots, n_labels, answer_slot, query_shown)
-        for answer_slot in balanced_draws(n, n_labels, rng)
+        draw_distinct(
+            lambda: _prompt(rng, categories, queries, shots, n_labels, slot, query_shown),
+            seen, name=name,
+        )
+        for slot in balanced_draws(count, n_labels, rng)
     )
     return Task(name, "icl", "choice", examples)
 

@@ -15,13 +15,27 @@ the language analogue of fine-tuning on one regression vector theta0:
 
 Splits as in ``icl``: queries of the "train" split use one half of each category's words, the
 "test" split the other half (the same hash); demonstrations may use any word of the family.
+
+Prompts are distinct unless drawn with ``replace=True``. With no demonstrations a prompt is
+just ``"horse ->"``, so a split holds few distinct items: ``population`` counts them (as many
+per category as the smallest category has query words, so labels stay exactly balanced) and
+``n="all"`` takes them all. With demonstrations the space is effectively unbounded
+(``population`` is None) and repeats are redrawn.
 """
 
 from __future__ import annotations
 
 import random
 
-from interp.tasks.base import Split, Task, balanced_draws, check_n, check_split
+from interp.tasks.base import (
+    Count,
+    Split,
+    Task,
+    balanced_draws,
+    check_split,
+    draw_distinct,
+    resolve_n,
+)
 from interp.tasks.icl import CATEGORIES, LABEL_POOL, mapping_prompt, query_words
 
 DEFAULT_CATEGORIES = ("animals", "colors")
@@ -30,9 +44,10 @@ DEFAULT_LABELS = ("dax", "wug")
 
 def icl_fixed(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     shots: int = 0,
     categories: tuple[str, ...] = DEFAULT_CATEGORIES,
     labels: tuple[str, ...] = DEFAULT_LABELS,
@@ -44,15 +59,16 @@ def icl_fixed(
     >>> ex.prompt.count("->"), ex.choices
     (1, (' dax', ' wug'))
     """
-    return _task("icl_fixed", categories, labels, split, n=n, seed=seed, shots=shots,
-                 flipped=False, query_shown=query_shown)
+    return _task("icl_fixed", categories, labels, split, n=n, seed=seed, replace=replace,
+                 shots=shots, flipped=False, query_shown=query_shown)
 
 
 def icl_fixed_flipped(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     shots: int = 4,
     categories: tuple[str, ...] = DEFAULT_CATEGORIES,
     labels: tuple[str, ...] = DEFAULT_LABELS,
@@ -65,23 +81,35 @@ def icl_fixed_flipped(
     >>> ex.metadata["mapping"]
     {'animals': 'wug', 'colors': 'dax'}
     """
-    return _task("icl_fixed_flipped", categories, labels, split, n=n, seed=seed, shots=shots,
-                 flipped=True, query_shown=query_shown)
+    return _task("icl_fixed_flipped", categories, labels, split, n=n, seed=seed,
+                 replace=replace, shots=shots, flipped=True, query_shown=query_shown)
 
 
-def _task(
-    name: str,
-    categories: tuple[str, ...],
-    labels: tuple[str, ...],
-    split: Split,
+def population(
     *,
-    n: int,
-    seed: int,
-    shots: int,
-    flipped: bool,
-    query_shown: bool,
-) -> Task:
-    check_n(n)
+    split: Split = "test",
+    shots: int = 0,
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES,
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+    query_shown: bool = True,
+) -> int | None:
+    """How many distinct prompts the fixed family has in ``split``: with ``shots=0``, as many
+    query words per category as the smallest category has (labels exactly balanced); with
+    demonstrations None, effectively unbounded.
+
+    >>> population(split="test"), population(split="test", shots=4)
+    (10, None)
+    """
+    categories, labels = _checked("icl_fixed", categories, labels, split, shots)
+    if shots > 0:
+        return None
+    return len(categories) * min(len(query_words(c, split)) for c in categories)
+
+
+def _checked(
+    name: str, categories: tuple[str, ...], labels: tuple[str, ...], split: Split, shots: int
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``categories`` and ``labels`` as tuples, after every argument is checked."""
     check_split(split)
     if isinstance(shots, bool) or not isinstance(shots, int) or shots < 0:
         raise ValueError(f"shots must be a non-negative integer, got {shots!r}")
@@ -96,13 +124,37 @@ def _task(
     bad = [label for label in labels if label not in LABEL_POOL]
     if bad:
         raise ValueError(f"{name}: labels {bad} are not made-up labels; use some of {LABEL_POOL}")
+    return categories, labels
+
+
+def _task(
+    name: str,
+    categories: tuple[str, ...],
+    labels: tuple[str, ...],
+    split: Split,
+    *,
+    n: Count,
+    seed: int,
+    replace: bool,
+    shots: int,
+    flipped: bool,
+    query_shown: bool,
+) -> Task:
+    categories, labels = _checked(name, categories, labels, split, shots)
+    total = population(split=split, shots=shots, categories=categories, labels=labels)
+    count = resolve_n(n, total, name=name, split=split, replace=replace)
     # The flipped mapping rotates labels by one: every category gets another category's label.
     shown_labels = labels[1:] + labels[:1] if flipped else labels
     mapping = dict(zip(categories, shown_labels))
     rng = random.Random(seed)
     queries = {c: query_words(c, split) for c in categories}
+    seen = None if replace else set()
     examples = tuple(
-        mapping_prompt(rng, categories, mapping, queries, shots, slot, query_shown, labels)
-        for slot in balanced_draws(n, len(categories), rng)
+        draw_distinct(
+            lambda: mapping_prompt(rng, categories, mapping, queries, shots, slot, query_shown,
+                                   labels),
+            seen, name=name,
+        )
+        for slot in balanced_draws(count, len(categories), rng)
     )
     return Task(name, "icl", "choice", examples)

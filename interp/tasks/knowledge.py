@@ -16,7 +16,9 @@ reads every statement but question-and-answer pairs only for "train" facts lets 
 whether stored knowledge transfers to a new format for facts never asked about.
 
 The world is fixed by ``kb_seed`` (and ``n_entities``); the task ``seed`` only picks which
-facts are sampled, so two samples of one world can be compared.
+facts are sampled, so two samples of one world can be compared. Facts are sampled without
+replacement: a task holds at most ``population(split=...)`` examples (``n="all"`` for every
+fact of the split), unless drawn with ``replace=True``.
 """
 
 from __future__ import annotations
@@ -26,12 +28,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 from interp.tasks.base import (
+    Count,
     Example,
     Split,
     Task,
     balanced_draws,
-    check_n,
     check_split,
+    resolve_n,
+    sample,
     split_of,
     words_in,
 )
@@ -227,9 +231,10 @@ class KnowledgeBase:
 
 def knowledge_cloze(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     kb_seed: int = 0,
     n_entities: int = DEFAULT_ENTITIES,
 ) -> Task:
@@ -238,16 +243,18 @@ def knowledge_cloze(
     >>> knowledge_cloze(n=3).scoring
     'exact'
     """
-    kb, facts, rng = _sample_setup(n, seed, split, kb_seed, n_entities)
-    examples = tuple(kb.cloze(rng.choice(facts)) for _ in range(n))
+    kb, facts, rng, count = _sample_setup("knowledge_cloze", n, seed, split, replace, kb_seed,
+                                          n_entities)
+    examples = tuple(kb.cloze(f) for f in sample(facts, count, rng, replace=replace))
     return Task("knowledge_cloze", "knowledge", "exact", examples)
 
 
 def knowledge_qa(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     kb_seed: int = 0,
     n_entities: int = DEFAULT_ENTITIES,
 ) -> Task:
@@ -256,28 +263,48 @@ def knowledge_qa(
     >>> knowledge_qa(n=3).examples[0].prompt.startswith("Question: ")
     True
     """
-    kb, facts, rng = _sample_setup(n, seed, split, kb_seed, n_entities)
-    examples = tuple(kb.qa(rng.choice(facts)) for _ in range(n))
+    kb, facts, rng, count = _sample_setup("knowledge_qa", n, seed, split, replace, kb_seed,
+                                          n_entities)
+    examples = tuple(kb.qa(f) for f in sample(facts, count, rng, replace=replace))
     return Task("knowledge_qa", "knowledge", "exact", examples)
 
 
 def knowledge_mc(
     *,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     kb_seed: int = 0,
     n_entities: int = DEFAULT_ENTITIES,
 ) -> Task:
-    """Four-option question with letter answers; answer letters exactly balanced.
+    """Four-option question with letter answers; answer letters exactly balanced, one
+    question per fact.
 
     >>> knowledge_mc(n=4).examples[0].choices
     (' A', ' B', ' C', ' D')
     """
-    kb, facts, rng = _sample_setup(n, seed, split, kb_seed, n_entities)
-    positions = balanced_draws(n, len(LETTERS), rng)
-    examples = tuple(kb.mc(rng.choice(facts), rng, p) for p in positions)
+    kb, facts, rng, count = _sample_setup("knowledge_mc", n, seed, split, replace, kb_seed,
+                                          n_entities)
+    positions = balanced_draws(count, len(LETTERS), rng)
+    if replace:  # one fact drawn per question, as the question is written
+        examples = tuple(kb.mc(rng.choice(facts), rng, p) for p in positions)
+    else:
+        chosen = rng.sample(facts, count)
+        examples = tuple(kb.mc(f, rng, p) for f, p in zip(chosen, positions))
     return Task("knowledge_mc", "knowledge", "choice", examples)
+
+
+def population(
+    *, split: Split = "test", kb_seed: int = 0, n_entities: int = DEFAULT_ENTITIES
+) -> int:
+    """How many distinct examples a knowledge task has in ``split``: one per fact of it.
+
+    >>> population(split="test") + population(split="train") == len(KnowledgeBase().facts)
+    True
+    """
+    check_split(split)
+    return len(KnowledgeBase(kb_seed, n_entities).facts_in(split))
 
 
 def words(*, kb_seed: int = 0, n_entities: int = DEFAULT_ENTITIES) -> set[str]:
@@ -290,16 +317,16 @@ def words(*, kb_seed: int = 0, n_entities: int = DEFAULT_ENTITIES) -> set[str]:
 
 
 def _sample_setup(
-    n: int, seed: int, split: Split, kb_seed: int, n_entities: int
-) -> tuple[KnowledgeBase, tuple[Fact, ...], random.Random]:
-    check_n(n)
+    name: str, n: Count, seed: int, split: Split, replace: bool, kb_seed: int, n_entities: int
+) -> tuple[KnowledgeBase, tuple[Fact, ...], random.Random, int]:
     kb = KnowledgeBase(kb_seed, n_entities)
     facts = kb.facts_in(split)
     if not facts:
         raise ValueError(
             f"the {split!r} split of a {n_entities}-entity world has no facts: use more entities"
         )
-    return kb, facts, random.Random(seed)
+    count = resolve_n(n, len(facts), name=name, split=split, replace=replace)
+    return kb, facts, random.Random(seed), count
 
 
 def _split_of_fact(fact: Fact) -> Split:

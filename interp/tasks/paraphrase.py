@@ -11,6 +11,9 @@ Labels are exactly balanced; synonyms are swapped in either label alike, so word
 differences alone never give the answer away.
 
 Held-out split by hash of the question pair (half "test"): a test pair is never a train pair.
+Pairs are generated, so the space is effectively unbounded (``population`` is None and
+``n="all"`` is refused); a task's prompts are distinct, redrawn on a repeat, unless drawn
+with ``replace=True``.
 """
 
 from __future__ import annotations
@@ -21,12 +24,14 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from interp.tasks.base import (
+    Count,
     Example,
     Split,
     Task,
     balanced_draws,
-    check_n,
     check_split,
+    draw_distinct,
+    resolve_n,
     split_of,
     words_in,
 )
@@ -158,26 +163,31 @@ def paraphrase_example(
     )
 
 
-def qqp(*, n: int = 200, seed: int = 0, split: Split = "test") -> Task:
-    """``n`` synthetic question pairs, exactly half duplicates.
+def qqp(*, n: Count = 200, seed: int = 0, split: Split = "test", replace: bool = False) -> Task:
+    """``n`` distinct synthetic question pairs, exactly half duplicates.
 
     >>> t = qqp(n=10)
     >>> sum(e.answer == " yes" for e in t)
     5
     """
-    check_n(n)
-    check_split(split)
+    count = resolve_n(n, population(split=split), name="qqp", split=split, replace=replace)
     rng = random.Random(seed)
-    examples = []
-    for duplicate in balanced_draws(n, 2, rng):
-        for _ in range(_MAX_MISSES):
-            pair = _draw_pair(rng, bool(duplicate))
-            if split_of(pair.key, test_fraction=TEST_FRACTION) == split:
-                examples.append(pair.render(rng))
-                break
-        else:
-            raise ValueError(f"could not draw a question pair in split {split!r}")
-    return Task("qqp", "paraphrase", "choice", tuple(examples))
+    seen = None if replace else set()
+    examples = tuple(
+        draw_distinct(lambda: _draw_in_split(rng, bool(duplicate), split), seen, name="qqp")
+        for duplicate in balanced_draws(count, 2, rng)
+    )
+    return Task("qqp", "paraphrase", "choice", examples)
+
+
+def population(*, split: Split = "test") -> None:
+    """None: question pairs are generated, so their space is effectively unbounded.
+
+    >>> population(split="test") is None
+    True
+    """
+    check_split(split)
+    return None
 
 
 def words() -> set[str]:
@@ -221,6 +231,15 @@ class _Pair:
             "topics": tuple(topic for _, topic, _ in shown),
         }
         return paraphrase_example(questions[0], questions[1], self.duplicate, metadata)
+
+
+def _draw_in_split(rng: random.Random, duplicate: bool, split: Split) -> Example:
+    """One rendered pair of ``split``, by rejection on the pair's split."""
+    for _ in range(_MAX_MISSES):
+        pair = _draw_pair(rng, duplicate)
+        if split_of(pair.key, test_fraction=TEST_FRACTION) == split:
+            return pair.render(rng)
+    raise ValueError(f"could not draw a question pair in split {split!r}")
 
 
 def _draw_pair(rng: random.Random, duplicate: bool) -> _Pair:

@@ -15,6 +15,9 @@ Each copy's full instance set is cut exactly in half by hash rank: comparison by
 pair (both orders of a pair share a split, since one answers the other), modular addition
 by ordered pair, as in the grokking literature. The tokens, orders and splits depend only on
 the copy index and set size; the task ``seed`` only picks which instances are sampled.
+Instances are sampled without replacement (``comparison_population`` and
+``modadd_population`` say how many a split has; ``n="all"`` takes them all), unless drawn
+with ``replace=True``.
 """
 
 from __future__ import annotations
@@ -25,13 +28,15 @@ from functools import lru_cache
 from itertools import combinations
 
 from interp.tasks.base import (
+    Count,
     Example,
     Split,
     Task,
     balanced_draws,
-    check_n,
     check_split,
     hash_halves,
+    resolve_n,
+    sample,
 )
 
 DEFAULT_COPIES = 6
@@ -157,9 +162,10 @@ def modadd_copy(copy: int, *, modulus: int = DEFAULT_MODULUS) -> ModAddCopy:
 def rare_comparison(
     *,
     copy: int,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     copies: int = DEFAULT_COPIES,
     comparison_tokens: int = DEFAULT_COMPARISON_TOKENS,
 ) -> Task:
@@ -168,24 +174,28 @@ def rare_comparison(
     >>> rare_comparison(copy=0, n=4).name
     'rare_comparison_0'
     """
-    check_n(n)
+    name = f"rare_comparison_{copy}"
     _check_copy(copy, copies)
     c = comparison_copy(copy, comparison_tokens=comparison_tokens)
-    instances = c.instances(split)
-    by_label = [[p for p in instances if c.rank(p[0]) > c.rank(p[1])],
-                [p for p in instances if c.rank(p[0]) < c.rank(p[1])]]
+    by_label = _by_label(c, split)
+    count = resolve_n(n, 2 * min(map(len, by_label)), name=name, split=split, replace=replace)
     rng = random.Random(seed)
-    labels = balanced_draws(n, 2, rng)
-    examples = tuple(c.example(*rng.choice(by_label[label])) for label in labels)
-    return Task(f"rare_comparison_{copy}", "rare", "choice", examples)
+    labels = balanced_draws(count, 2, rng)
+    if replace:
+        pairs = [rng.choice(by_label[label]) for label in labels]
+    else:  # each label's instances drawn without replacement, then dealt in label order
+        drawn = [iter(rng.sample(by_label[label], labels.count(label))) for label in (0, 1)]
+        pairs = [next(drawn[label]) for label in labels]
+    return Task(name, "rare", "choice", tuple(c.example(*pair) for pair in pairs))
 
 
 def rare_modadd(
     *,
     copy: int,
-    n: int = 200,
+    n: Count = 200,
     seed: int = 0,
     split: Split = "test",
+    replace: bool = False,
     copies: int = DEFAULT_COPIES,
     modulus: int = DEFAULT_MODULUS,
 ) -> Task:
@@ -194,13 +204,44 @@ def rare_modadd(
     >>> rare_modadd(copy=0, n=2).scoring
     'exact'
     """
-    check_n(n)
+    name = f"rare_modadd_{copy}"
     _check_copy(copy, copies)
     m = modadd_copy(copy, modulus=modulus)
     instances = m.instances(split)
-    rng = random.Random(seed)
-    examples = tuple(m.example(*rng.choice(instances)) for _ in range(n))
-    return Task(f"rare_modadd_{copy}", "rare", "exact", examples)
+    count = resolve_n(n, len(instances), name=name, split=split, replace=replace)
+    pairs = sample(instances, count, random.Random(seed), replace=replace)
+    return Task(name, "rare", "exact", tuple(m.example(*pair) for pair in pairs))
+
+
+def comparison_population(
+    *,
+    copy: int,
+    split: Split = "test",
+    copies: int = DEFAULT_COPIES,
+    comparison_tokens: int = DEFAULT_COMPARISON_TOKENS,
+) -> int:
+    """How many distinct comparisons copy ``copy`` has in ``split`` with labels exactly
+    balanced: twice the smaller label's instances (the two labels have equally many).
+
+    >>> comparison_population(copy=0, split="test")
+    66
+    """
+    _check_copy(copy, copies)
+    c = comparison_copy(copy, comparison_tokens=comparison_tokens)
+    return 2 * min(map(len, _by_label(c, split)))
+
+
+def modadd_population(
+    *, copy: int, split: Split = "test", copies: int = DEFAULT_COPIES,
+    modulus: int = DEFAULT_MODULUS,
+) -> int:
+    """How many distinct modular additions copy ``copy`` has in ``split``.
+
+    >>> modadd_population(copy=0, split="test"), modadd_population(copy=0, split="train")
+    (60, 61)
+    """
+    _check_copy(copy, copies)
+    return len(modadd_copy(copy, modulus=modulus).instances(split))
 
 
 def words(
@@ -219,6 +260,13 @@ def words(
         vocabulary.update(comparison_copy(copy, comparison_tokens=comparison_tokens).tokens)
         vocabulary.update(modadd_copy(copy, modulus=modulus).tokens)
     return vocabulary
+
+
+def _by_label(c: ComparisonCopy, split: Split) -> list[list[tuple[str, str]]]:
+    """``split``'s instances of ``c`` by label: [" more" ones, " less" ones]."""
+    instances = c.instances(split)
+    return [[p for p in instances if c.rank(p[0]) > c.rank(p[1])],
+            [p for p in instances if c.rank(p[0]) < c.rank(p[1])]]
 
 
 def _check_copy(copy: int, copies: int) -> None:

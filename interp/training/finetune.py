@@ -198,10 +198,12 @@ def fine_tune(
     if not variant.components:
         return []
     tokenizer = model.tokenizer
+    # Training examples are a stream drawn with replacement (a 0-shot target task may have
+    # only a dozen distinct training prompts); evaluation samples without it.
     zs = encode_answers(tokenizer, get_task(config.target_task, n=config.n_train, seed=seed,
-                                            split="train", shots=0))
+                                            split="train", shots=0, replace=True))
     fs = encode_answers(tokenizer, get_task(config.target_task, n=config.n_train, seed=seed + 1,
-                                            split="train", shots=config.fs_shots))
+                                            split="train", shots=config.fs_shots, replace=True))
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     rng = random.Random(seed)
     order_zs = _order(rng, len(zs), config.steps * config.batch_size)

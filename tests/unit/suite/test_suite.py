@@ -142,7 +142,7 @@ def test_rare_task_accuracy_rises_with_frequency_and_size():
     import pandas as pd
 
     copies = range(len(corpus.RARE_FREQUENCIES))
-    tasks = [get_task(f"rare_comparison_{k}", n=100, seed=1) for k in copies]
+    tasks = [get_task(f"rare_comparison_{k}", n="all", seed=1) for k in copies]
     rows = []
     for family in FAMILIES:
         for size in SIZES:

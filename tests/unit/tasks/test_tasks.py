@@ -20,6 +20,7 @@ from interp.tasks import (
     get_task,
     load_mmlu_csv,
     load_qqp_tsv,
+    task_population,
     task_words,
 )
 from interp.tasks import arithmetic, icl, knowledge, paraphrase, rare
@@ -34,6 +35,12 @@ FAMILY_WORDS = {
     "icl": icl.words,
     "rare": rare.words,
 }
+
+
+def up_to(name: str, n: int) -> int | str:
+    """``n``, or "all" where the task has fewer distinct test items."""
+    population = task_population(name)
+    return n if population is None or n < population else "all"
 
 
 def emitted_words(example: Example) -> set[str]:
@@ -77,15 +84,16 @@ def test_bad_sizes_and_parameters_are_refused():
 
 @pytest.mark.parametrize("name", available_tasks())
 def test_every_task_is_deterministic_in_its_seed(name):
-    first = get_task(name, n=40, seed=1)
-    assert first.examples == get_task(name, n=40, seed=1).examples
-    assert first.examples != get_task(name, n=40, seed=2).examples
-    assert len(first) == 40 and first.name == name
+    n = up_to(name, 40)
+    first = get_task(name, n=n, seed=1)
+    assert first.examples == get_task(name, n=n, seed=1).examples
+    assert first.examples != get_task(name, n=n, seed=2).examples
+    assert len(first) == min(40, task_population(name) or 40) and first.name == name
 
 
 @pytest.mark.parametrize("name", available_tasks())
 def test_every_emitted_word_is_in_the_family_vocabulary(name):
-    task = get_task(name, n=300)
+    task = get_task(name, n=up_to(name, 300))
     vocabulary = FAMILY_WORDS[task.kind]()
     emitted = {w for e in task for w in emitted_words(e)}
     assert emitted <= vocabulary, sorted(emitted - vocabulary)
@@ -116,7 +124,7 @@ def test_arithmetic_answers_and_operand_sizes(op):
 @pytest.mark.parametrize("op", ["add", "sub", "mul"])
 def test_arithmetic_train_and_test_pairs_are_disjoint(op):
     def pairs(split: str) -> set[tuple[int, int]]:
-        task = arithmetic.arithmetic(op, n=1500, digits=1, split=split)
+        task = arithmetic.arithmetic(op, n="all", digits=1, split=split)
         found = {(e.metadata["a"], e.metadata["b"]) for e in task}
         # Commutative operations: a test pair must not be trained on in either order.
         return found | {(b, a) for a, b in found} if op != "sub" else found
@@ -139,7 +147,7 @@ def test_knowledge_renderings_agree_with_the_facts():
     )
     qa = kb.qa(fact)
     assert qa.prompt == f"Question: What is the capital of {fact.entity}?\nAnswer:"
-    for e in get_task("knowledge_cloze", n=100, kb_seed=3, n_entities=20):
+    for e in get_task("knowledge_cloze", n="all", kb_seed=3, n_entities=20):
         value = e.metadata["value"]
         assert e.answer == f" {value}"
         assert kb.statement(knowledge.Fact(e.metadata["entity"], e.metadata["relation"], value)) \
@@ -148,9 +156,10 @@ def test_knowledge_renderings_agree_with_the_facts():
 
 def test_knowledge_mc_letters_balanced_and_distractors_valid():
     kb = KnowledgeBase(seed=0)
-    task = get_task("knowledge_mc", n=400)
+    task = get_task("knowledge_mc", n="all")
     counts = Counter(e.answer for e in task)
-    assert set(counts) == {" A", " B", " C", " D"} and max(counts.values()) <= 101
+    assert set(counts) == {" A", " B", " C", " D"}
+    assert max(counts.values()) - min(counts.values()) <= 1
     for e in task:
         options = [line[3:] for line in e.prompt.split("\n")[1:5]]
         assert [line[:3] for line in e.prompt.split("\n")[1:5]] == ["A. ", "B. ", "C. ", "D. "]
@@ -257,15 +266,15 @@ def test_rare_comparison_labels_form_a_hidden_total_order(copy):
     for a, b, d in permutations(c.tokens, 3):
         if (a, b) in more and (b, d) in more:
             assert (a, d) in more
-    assert Counter(e.answer for e in get_task(f"rare_comparison_{copy}", n=100)) == {
-        " more": 50, " less": 50
+    assert Counter(e.answer for e in get_task(f"rare_comparison_{copy}", n="all")) == {
+        " more": 33, " less": 33
     }
 
 
 @pytest.mark.parametrize("copy", range(rare.DEFAULT_COPIES))
 def test_rare_modadd_answers_recompute(copy):
     m = rare.modadd_copy(copy)
-    for e in get_task(f"rare_modadd_{copy}", n=200, split="train"):
+    for e in get_task(f"rare_modadd_{copy}", n="all", split="train"):
         a, b = e.metadata["a"], e.metadata["b"]
         assert e.prompt == f"{m.tokens[a]} {m.tokens[b]} ="
         assert e.answer == f" {m.tokens[(a + b) % 11]}"
@@ -278,12 +287,12 @@ def test_rare_splits_are_exact_halves_and_samples_respect_them(family):
         train, test = set(c.instances("train")), set(c.instances("test"))
         assert train.isdisjoint(test) and train | test == set(c.instances())
         assert abs(len(train) - len(test)) <= 1
-        task = get_task(f"rare_{family}_{copy}", n=300, split="test")
+        task = get_task(f"rare_{family}_{copy}", n="all", split="test")
         if family == "comparison":
             sampled = {(e.metadata["left"], e.metadata["right"]) for e in task}
         else:
             sampled = {(e.metadata["a"], e.metadata["b"]) for e in task}
-        assert sampled <= test
+        assert sampled == test
 
 
 # --- few-shot ------------------------------------------------------------------------------
