@@ -9,9 +9,10 @@ A study is a package under ``interp/studies/<name>/`` exposing a ``STUDY`` recor
 - ``report(tables, config) -> Report``: the summary printed, CAPTIONS.md, and what
   results.json records beside the config.
 
-``run_study`` does the rest the same way for each: the cell cache, every table as CSV,
-results.json (config, versions, timing), CAPTIONS.md, the figures, and the final line
-naming where the results went.
+``run_study`` does the rest the same way for each: the cell cache, every table as CSV (the
+per-item outcomes, table ``"items"``, as items.csv.gz), results.json (config, versions,
+timing, table names), CAPTIONS.md and FINDINGS.md from the tables as written, the figures,
+and the final line naming where the results went.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import torch
 
 from interp.runs.cache import ResultCache
 from interp.runs.files import save_table, write_atomic
+from interp.runs.findings import load_tables, table_file
 from interp.runs.record import run_record
 
 Tables = dict[str, pd.DataFrame]
@@ -111,12 +113,13 @@ def cpu_threads(config: Any) -> int:
 
 @dataclass(frozen=True)
 class Report:
-    """What a study says about its tables: the printed summary, CAPTIONS.md, and findings
-    recorded in results.json."""
+    """What a study says about its tables: the printed summary, CAPTIONS.md, what
+    results.json records, and the findings (FINDINGS.md, the README's generated block)."""
 
     summary: str
     captions: str
     record: dict[str, Any] = field(default_factory=dict)
+    findings: str = ""  # markdown: every number the README's study section shows
 
 
 @dataclass(frozen=True)
@@ -178,18 +181,23 @@ def _run_and_write(study: Study, config: Any, started: float, quiet: bool) -> Ou
     if "results" not in tables:
         raise RuntimeError(f"study {study.name} returned no 'results' table (its master table)")
     for name, table in tables.items():
-        save_table(table, config.out / f"{name}.csv")
-    report = study.report(tables, config)
+        save_table(table, table_file(config.out, name))
+    # The report reads the tables back as written: what it says is what the committed files
+    # give (tests regenerate the README's blocks from them).
+    report = study.report(load_tables(config.out, list(tables)), config)
     write_atomic(config.out / "CAPTIONS.md", report.captions)
+    if report.findings:
+        write_atomic(config.out / "FINDINGS.md", report.findings.strip() + "\n")
     figures = study.figures(tables, config)
     seconds = time.time() - started
     cells = dict(computed=cache.computed, reused=cache.reused)
     write_atomic(config.out / "results.json",
-                 run_record(study.name, config, seconds=seconds, cells=cells, **report.record))
+                 run_record(study.name, config, seconds=seconds, cells=cells, tables=list(tables),
+                            **report.record))
     if not quiet:
         print(report.summary)
         pngs = sum(1 for f in figures if Path(f).suffix == ".png")
-        print(f"\n{pngs} figures (PNG + PDF), {', '.join(f'{t}.csv' for t in tables)}, results.json, "
+        print(f"\n{pngs} figures (PNG + PDF), {', '.join(table_file('', t).name for t in tables)}, results.json, "
               f"CAPTIONS.md -> {config.out} ({seconds:.0f}s; {cache.computed} cells computed, "
               f"{cache.reused} reused)")
     return Outcome(tables, figures, report, config.out)
