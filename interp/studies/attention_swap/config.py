@@ -10,7 +10,7 @@ from typing import Optional
 from interp.interventions import HEAD_MAPPINGS
 from interp.sources import resolve
 from interp.runs.study import StudyConfig
-from interp.tasks import available_tasks
+from interp.tasks import available_tasks, task_population
 
 DEFAULT_LADDER = tuple(f"suite/{f}-s{i}" for f in ("pythia", "opt") for i in range(1, 6))
 # (recipient, donor, what differs): one pair for each kind of donor the study asks about.
@@ -37,12 +37,20 @@ class Config(StudyConfig):
     """One attention-swap run. ``models`` and ``donors`` come together or not at all: every
     model is swapped with every donor; neither means the suite ladder and its default pairs.
 
+    ``n`` distinct items per task (sampled without replacement), so it may not exceed a task's
+    population (``interp.tasks.task_population``); ``--mmlu``/``--qqp`` files give their first
+    ``n`` examples (all of them when the file is shorter).
+
     >>> Config(out=Path("/tmp/swap"), n=20).pairs[3]
     ('suite/pythia-s5', 'suite/opt-s5', 'family')
     >>> Config(out=Path("/tmp/swap"), models=("suite/pythia-s1",))
     Traceback (most recent call last):
     ...
     ValueError: give both --models and --donors to choose swap pairs, or neither
+    >>> Config(out=Path("/tmp/swap"), n=1000)
+    Traceback (most recent call last):
+    ...
+    ValueError: --n 1000 is more than task 'knowledge_mc' has distinct test items (254): use --n <= 254, or drop knowledge_mc from --tasks
     """
 
     out: Path = Path("figures/attention_swap")
@@ -69,6 +77,13 @@ class Config(StudyConfig):
                 close = difflib.get_close_matches(task, known, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 raise ValueError(f"unknown task {task!r}.{hint} See interp.tasks.available_tasks()")
+            population = task_population(task)
+            if population is not None and self.n > population:
+                # Items are distinct (a paired comparison needs each item once): no task can
+                # give more than its population.
+                raise ValueError(f"--n {self.n} is more than task {task!r} has distinct test "
+                                 f"items ({population}): use --n <= {population}, or drop "
+                                 f"{task} from --tasks")
         for flag in ("mmlu", "qqp"):
             path = getattr(self, flag)
             if path is not None:

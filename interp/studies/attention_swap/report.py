@@ -1,6 +1,7 @@
-"""What the attention-swap tables say: the printed summary, CAPTIONS.md and the run record.
+"""What the attention-swap tables say: the printed summary, CAPTIONS.md, FINDINGS.md and the
+run record.
 
-Every number in a caption is read from the tables the run wrote.
+Every number in a caption or finding is read from the tables the run wrote.
 """
 
 from __future__ import annotations
@@ -11,27 +12,33 @@ import pandas as pd
 from interp.runs.study import Report, Tables
 from interp.studies.attention_swap.config import Config
 from interp.studies.attention_swap.figures import LAYER_CONDITIONS, SWAP_CONDITIONS
+from interp.studies.attention_swap.findings import (
+    accuracy_text,
+    chance_text,
+    delta_text,
+    findings,
+)
 
 
 def report(tables: Tables, config: Config) -> Report:
-    """The summary, the captions and the findings results.json records."""
+    """The summary, the captions, the findings and what results.json records."""
     gap = tables["confidence_competence"]
     record = dict(ladder=list(config.ladder),
                   pairs=[dict(recipient=r, donor=d, kind=k) for r, d, k in config.pairs],
                   confidence_competence=gap.to_dict("records"))
     return Report(summary=summary(tables["results"], gap), captions=captions(tables, config),
-                  record=record)
+                  record=record, findings=findings(tables, config))
 
 
 def summary(results: pd.DataFrame, gap: pd.DataFrame) -> str:
-    """A short text table: mean Δaccuracy per condition, and the gap per family and task."""
+    """A short text table: Δ accuracy of every swap and control, and the gap per family
+    and task."""
     by = results[results.condition.str.startswith(SWAP_CONDITIONS)]
-    cell = by.assign(shown=[f"{d:+.2f}±{c:.2f}" for d, c in
-                            zip(by.delta_accuracy, by.delta_accuracy_ci95)])
+    cell = by.assign(shown=[delta_text(row, short=True) for row in by.itertuples()])
     table = cell.pivot_table(index=["recipient", "donor", "condition"], columns="task",
                              values="shown", aggfunc="first", sort=False)
-    lines = ["Δ accuracy against each recipient's own patterns (± 95% interval):",
-             table.to_string()]
+    lines = ["Δ accuracy against each recipient's own patterns on the same items [paired 95% "
+             "interval; n.d. = no detectable difference]:", table.to_string()]
     if not gap.empty:
         lines += ["", "confidence-competence gap (loss gain / accuracy gain per decade):",
                   gap[["family", "task", "loss_gain", "accuracy_gain", "gap"]].round(3).to_string(index=False)]
@@ -42,24 +49,35 @@ def captions(tables: Tables, config: Config) -> str:
     """CAPTIONS.md: one paragraph per figure and per table, numbers from the tables."""
     results, scaling, gap = tables["results"], tables["scaling"], tables["confidence_competence"]
     parts = ["# Attention swap: captions",
-             f"Generated from the tables of this run ({config.n} examples per task, seed "
-             f"{config.seed}, head mapping `{config.heads}`). Δ is against each recipient's own "
-             "patterns through the same eager path; ± is a 95% interval (normal approximation, "
-             "conservative for these paired runs).",
+             f"Generated from the tables of this run ({n_text(results)} distinct items per task, "
+             f"seed {config.seed}, head mapping `{config.heads}`). Δ is against each recipient's "
+             "own patterns through the same eager path, on the same items. Intervals are 95%: "
+             "Wilson for an accuracy, Tango's paired score interval for a Δ accuracy (with the "
+             f"exact McNemar p in results.csv). Chance accuracy: {chance_text(scaling)}.",
              scaling_caption(scaling), heatmap_caption(results), layer_caption(results),
              alpha_caption(results), tables_caption(results, scaling, gap)]
     return "\n\n".join(p for p in parts if p) + "\n"
 
 
+def n_text(results: pd.DataFrame) -> str:
+    """The item count(s) of the run's cells, e.g. ``100``."""
+    return ", ".join(str(int(k)) for k in sorted(results.n.unique()))
+
+
 def scaling_caption(scaling: pd.DataFrame) -> str:
-    """scaling.png: the ladder, its size range and the best base accuracy per task."""
+    """scaling.png: the ladder, its size range, chance levels and the best base accuracy."""
     best = scaling.loc[scaling.groupby("task", sort=False).accuracy.idxmax()]
-    tops = "; ".join(f"{r.task} {r.accuracy:.2f} ({r.model})" for r in best.itertuples())
-    return (f"## scaling.png / .pdf\nAnswer loss (left) and accuracy (right) of the "
+    tops = "; ".join(f"{r.task} {accuracy_text(r)} ({r.model})" for r in best.itertuples())
+    levels = scaling.groupby("task", sort=False).chance_loss.first().dropna()
+    uniform = ", ".join(f"{task} {level:.2f}" for task, level in levels.items())
+    return (f"## scaling.png / .pdf\nAnswer loss (top row) and accuracy (bottom row) of the "
             f"{scaling.model.nunique()} ladder models ({', '.join(sorted(scaling.family.unique()))}) "
             f"on their own patterns against parameters ({scaling.parameters.min():,} to "
-            f"{scaling.parameters.max():,}, log scale), one line per task and family. Best "
-            f"accuracy per task: {tops}.")
+            f"{scaling.parameters.max():,}, log scale), one column per task, one line per "
+            "family. Accuracy bars are Wilson 95% intervals; the dashed grey line is chance "
+            f"accuracy ({chance_text(scaling)}) and, on the loss panels, the loss of a uniform "
+            f"guess over the choices (ln #choices: {uniform or 'none'}; exact-match tasks have "
+            f"none). Best accuracy per task: {tops}.")
 
 
 def heatmap_caption(results: pd.DataFrame) -> str:
@@ -67,21 +85,22 @@ def heatmap_caption(results: pd.DataFrame) -> str:
     shown = results[results.condition.str.startswith(SWAP_CONDITIONS)]
     swaps = shown[shown.condition.str.startswith("swap:")]
     selfswap = shown[shown.condition == "control:self"]
+    held = (shown.delta_accuracy_lo <= 0) & (shown.delta_accuracy_hi >= 0)
     text = (f"## swap_heatmap.png / .pdf\nΔ accuracy of {len(swaps.groupby(['recipient', 'donor', 'condition']))} "
             f"swaps (recipient <- donor, every layer) and "
             f"{len(shown.condition.unique()) - len(swaps.condition.unique())} controls per "
-            f"recipient, on {shown.task.nunique()} tasks ({', '.join(shown.task.unique())}).")
+            f"recipient, on {shown.task.nunique()} tasks ({', '.join(shown.task.unique())}), "
+            "against the recipient's own patterns on the same items. The diverging colour map "
+            "is centred on 0 (no change); a hatched cell's paired 95% interval includes 0 "
+            f"(no detectable difference: {int(held.sum())} of {len(shown)} cells).")
     if not swaps.empty:
         worst = swaps.loc[swaps.delta_accuracy.idxmin()]
-        text += (f" Largest swap drop: {worst.delta_accuracy:+.2f} ± {worst.delta_accuracy_ci95:.2f} "
-                 f"({worst.recipient} <- {worst.donor}, {worst.condition}, {worst.task}); mean "
-                 f"swap Δ {swaps.delta_accuracy.mean():+.2f}.")
+        text += (f" Largest swap drop: {delta_text(worst)} ({worst.recipient} <- {worst.donor}, "
+                 f"{worst.condition}, {worst.task}).")
     if not selfswap.empty:
         change = selfswap[["delta_accuracy", "delta_loss"]].abs().to_numpy().max()
-        text += f" Self-swap on the same input: largest |Δ| {change:g} (held to exactly 0)."
-    uniform = shown[shown.condition == "control:uniform"]
-    if not uniform.empty:
-        text += f" Uniform causal attention: mean Δ {uniform.delta_accuracy.mean():+.2f}."
+        text += (f" Self-swap on the same input: largest |Δ| {change:g} (held to exactly 0 on "
+                 "every item).")
     return text
 
 
@@ -92,11 +111,12 @@ def layer_caption(results: pd.DataFrame) -> str:
         return ""
     single = layers[layers.condition == "layer"]
     worst = single.loc[single.delta_accuracy.idxmin()]
-    return (f"## layer_sensitivity.png / .pdf\nΔ accuracy of {layers.recipient.iloc[0]} on "
-            f"{layers.donor.iloc[0]}'s patterns in one layer at a time (left), in the bottom k "
-            f"layers (middle) and in the top k layers (right), {single.layers.nunique()} layers. "
-            f"Most damaging single layer: {worst.layers} on {worst.task} "
-            f"({worst.delta_accuracy:+.2f} ± {worst.delta_accuracy_ci95:.2f}).")
+    return (f"## layer_sensitivity.png / .pdf\nAccuracy of {layers.recipient.iloc[0]} on "
+            f"{layers.donor.iloc[0]}'s patterns in one layer at a time, in the bottom k layers "
+            f"and in the top k layers ({single.layers.nunique()} layers), one panel per task, "
+            "with Wilson 95% bands (clipped to [0, 1]), the recipient's base accuracy (solid "
+            "grey) and chance (dashed grey). Most damaging single layer: "
+            f"{worst.layers} on {worst.task} ({delta_text(worst)}).")
 
 
 def alpha_caption(results: pd.DataFrame) -> str:
@@ -105,23 +125,38 @@ def alpha_caption(results: pd.DataFrame) -> str:
     if alpha.empty:
         return ""
     ends = alpha[alpha.alpha.isin([alpha.alpha.min(), alpha.alpha.max()])]
-    pivot = ends.pivot_table(index="task", columns="alpha", values="accuracy", sort=False)
-    moves = "; ".join(f"{task} {row.iloc[0]:.2f} -> {row.iloc[-1]:.2f}" for task, row in pivot.iterrows())
+    moves = "; ".join(
+        f"{task} {accuracy_text(rows.loc[rows.alpha.idxmin()])} -> "
+        f"{accuracy_text(rows.loc[rows.alpha.idxmax()])}"
+        for task, rows in ends.groupby("task", sort=False))
     return (f"## alpha_curves.png / .pdf\nAccuracy of {alpha.recipient.iloc[0]} as its patterns "
             f"blend into {alpha.donor.iloc[0]}'s, pattern = (1-α)·own + α·donor in every layer, "
-            f"α in {', '.join(f'{a:g}' for a in sorted(alpha.alpha.unique()))}. From α="
-            f"{alpha.alpha.min():g} to α={alpha.alpha.max():g}: {moves}.")
+            f"α in {', '.join(f'{a:g}' for a in sorted(alpha.alpha.unique()))}, one panel per "
+            "task, with Wilson 95% bands (clipped to [0, 1]), base accuracy (solid grey) and "
+            f"chance (dashed grey). From α={alpha.alpha.min():g} to α={alpha.alpha.max():g}: "
+            f"{moves}.")
 
 
 def tables_caption(results: pd.DataFrame, scaling: pd.DataFrame, gap: pd.DataFrame) -> str:
-    """The three CSV tables: what a row is, and the gap's headline."""
+    """The CSV tables: what a row is, and the gap's headline."""
     text = (f"## results.csv\nThe master table: {len(results)} rows, one per (recipient, donor, "
-            f"condition, layers, alpha, task), with accuracy, answer loss, their Δ against the "
-            f"recipient's base and the 95% half-width; conditions: "
-            f"{', '.join(results.condition.unique())}.\n\n"
-            f"## scaling.csv\nBase runs of the ladder: {len(scaling)} rows (model x task) with "
-            "family, parameter count and chance accuracy.\n\n"
-            "## confidence_competence.csv\nPer family and task: least-squares slopes of loss "
+            "condition, layers, alpha, task), with n, accuracy and its Wilson interval "
+            "(accuracy_lo, accuracy_hi), answer loss, Δ accuracy against the recipient's base "
+            "on the same items with Tango's paired interval (delta_accuracy_lo, "
+            "delta_accuracy_hi), the exact McNemar p and its discordant counts "
+            "(discordant_better: right here and wrong at base; discordant_worse: the reverse), "
+            f"and Δ loss; conditions: {', '.join(results.condition.unique())}.\n\n"
+            "## items.csv.gz\nEvery cell's per-item outcomes: the cell's keys (recipient, donor, "
+            "condition, layers, alpha, task), then item (a content hash of the example), the "
+            "chosen answer, correct and loss; the rows every interval above is computed from."
+            "\n\n## swap_vs_other_input.csv\nEach swap against the recipient's own patterns "
+            "taken from another input, paired on the same items (Δ accuracy = swap - "
+            "other_input, Tango interval, exact McNemar p, discordant counts): what the donor's "
+            "identity costs beyond wrong patterns."
+            f"\n\n## scaling.csv\nBase runs of the ladder: {len(scaling)} rows (model x task) "
+            "with family, parameter count, n, accuracy with its Wilson interval, loss, chance "
+            "accuracy and chance_loss (a uniform guess over the choices; empty for exact match)."
+            "\n\n## confidence_competence.csv\nPer family and task: least-squares slopes of loss "
             "and accuracy against log10 parameters, the relative loss gain and the accuracy "
             "gain (share of headroom above chance) per decade, and gap = loss gain / accuracy "
             "gain (inf where accuracy does not rise).")
