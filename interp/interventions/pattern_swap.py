@@ -295,6 +295,11 @@ class PatternSwap(nn.Module):
         """
         return cls(recipient, layers=())
 
+    def get_output_embeddings(self) -> nn.Module:
+        """The recipient's output projection: scoring gathers the positions it reads before
+        it (``interp.scoring.readout``), as on a plain HF model."""
+        return self.recipient_model.get_output_embeddings()
+
     def __repr__(self) -> str:  # not the two models' module trees
         self_swap = self.donor_model is self.recipient_model
         return (f"PatternSwap(layers={list(self.layers)}, alpha={self.alpha}, "

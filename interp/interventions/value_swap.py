@@ -64,6 +64,10 @@ class ValueSwap(nn.Module):
             self.donor_model(input_ids=tokens, use_cache=False)
         return store
 
+    def get_output_embeddings(self) -> nn.Module:
+        """The recipient's output projection (see ``PatternSwap.get_output_embeddings``)."""
+        return self.recipient_model.get_output_embeddings()
+
     def forward(self, tokens: Tokens) -> Logits:
         donor = self.donor_values(tokens)
 

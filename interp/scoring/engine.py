@@ -1,8 +1,10 @@
 """The scoring engine: per-example correctness and answer-token cross-entropy, under any hooks.
 
-Each (prompt, continuation) pair is one sequence: the prompt's tokens, then the
-continuation's. Sequences are right-padded, so no real token ever sees a pad (attention is
-causal) and no attention mask or position shift is needed on either family.
+What is run and read is decided in ``interp.scoring.requests`` (one forward per prompt when
+the choices are single tokens, else one sequence per choice) and computed in
+``interp.scoring.readout`` (logits only at the positions read). Sequences are right-padded,
+so no real token ever sees a pad (attention is causal) and no attention mask or position
+shift is needed on either family.
 - choice tasks: the summed log-probability of each choice's tokens; the highest wins.
 - exact tasks: teacher-forced greedy decoding: correct when the argmax at every answer
   position is the answer's token (what greedy generation of that many tokens would emit).
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Sequence, Union
+from typing import Any, Optional
 
 import numpy as np
 import torch
@@ -24,12 +26,10 @@ import torch
 from torch import Tensor
 from tqdm.auto import tqdm
 
+from interp.scoring.readout import HookSpec, read_logits
+from interp.scoring.requests import Continuation, ScoredSequence, task_sequences
 from interp.tasks.base import Example, Task
-from interp.types import Logits, Tokens
 
-FwdHooks = Sequence[tuple[Any, Callable]]
-# A fixed hook list, or one made per batch from its tokens (e.g. a donor's patterns for them).
-HookSpec = Union[FwdHooks, Callable[[Tokens], FwdHooks]]
 
 
 class NonFiniteScoreError(FloatingPointError):
@@ -38,14 +38,6 @@ class NonFiniteScoreError(FloatingPointError):
     Scoring NaN would report a chance-level accuracy (ties go to the first choice) as if it
     were a result; the usual causes are NaN weights or a hook that writes NaN.
     """
-
-
-@dataclass(frozen=True)
-class ScoredSequence:
-    example: int
-    choice: int  # index into the example's choices; 0 for exact tasks
-    ids: tuple[int, ...]
-    answer_start: int  # position of the first continuation token
 
 
 @dataclass
@@ -82,36 +74,6 @@ def item_id(example: Example) -> str:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=6).hexdigest()
 
 
-def encode_pair(tokenizer: Any, prompt: str, continuation: str) -> tuple[list[int], list[int]]:
-    """Token ids of a prompt and of its continuation, as the model would see them joined.
-
-    >>> import interp
-    >>> model = interp.load_model("suite/pythia-s1")
-    >>> prompt_ids, answer_ids = encode_pair(model.tokenizer, "2 + 3 =", " 5")
-    >>> len(answer_ids), prompt_ids + answer_ids == model.tokenizer("2 + 3 = 5").input_ids
-    (1, True)
-    """
-    prompt_ids = tokenizer(prompt).input_ids
-    joined = tokenizer(prompt + continuation).input_ids
-    if joined[: len(prompt_ids)] == prompt_ids and len(joined) > len(prompt_ids):
-        return prompt_ids, joined[len(prompt_ids):]
-    # A merge across the boundary: fall back to encoding the continuation on its own.
-    answer_ids = tokenizer(continuation, add_special_tokens=False).input_ids
-    if not answer_ids:
-        raise ValueError(f"continuation {continuation!r} encodes to no tokens")
-    return prompt_ids, answer_ids
-
-
-def _sequences(tokenizer: Any, task: Task) -> list[ScoredSequence]:
-    out = []
-    for i, example in enumerate(task.examples):
-        continuations = example.choices if task.scoring == "choice" else (example.answer,)
-        for c, continuation in enumerate(continuations):
-            prompt_ids, answer_ids = encode_pair(tokenizer, example.prompt, continuation)
-            out.append(ScoredSequence(i, c, tuple(prompt_ids + answer_ids), len(prompt_ids)))
-    return out
-
-
 def _device_of(model: torch.nn.Module) -> torch.device:
     return next(model.parameters()).device
 
@@ -121,28 +83,6 @@ def _pad_id(tokenizer: Any) -> int:
         if candidate is not None:
             return int(candidate)
     return 0
-
-
-def forward_logits(model: Any, tokens: Tokens, fwd_hooks: HookSpec = ()) -> Logits:
-    """Logits of a Bridge (under ``fwd_hooks``) or of a plain HF causal LM.
-
-    >>> import interp, hooks
-    >>> model = interp.load_model("suite/pythia-s1")
-    >>> tokens = model.to_tokens("2 + 3 =")
-    >>> forward_logits(model, tokens).shape  # [batch, pos, d_vocab]
-    torch.Size([1, 4, 801])
-    >>> uniform = [("blocks.0.attn.hook_pattern", hooks.uniform_pattern())]
-    >>> bool((forward_logits(model, tokens, uniform) != forward_logits(model, tokens)).any())
-    True
-    """
-    hooks = fwd_hooks(tokens) if callable(fwd_hooks) else fwd_hooks
-    if hooks:
-        if not hasattr(model, "run_with_hooks"):
-            raise TypeError("fwd_hooks need a TransformerBridge (interp.load_model returns one)")
-        out = model.run_with_hooks(tokens, fwd_hooks=list(hooks))
-    else:
-        out = model(tokens)
-    return out.logits if hasattr(out, "logits") else out
 
 
 def score_task(
@@ -156,6 +96,9 @@ def score_task(
 ) -> TaskScore:
     """Score one task: per-example correctness and answer-token loss.
 
+    ``batch_size`` counts sequences per forward (``interp.scoring.requests``: one per
+    example for single-token choices, else one per choice).
+
     >>> import interp
     >>> model = interp.load_model("suite/pythia-s1")
     >>> s = score_task(model, interp.tasks.get_task("arithmetic_add", n=8))
@@ -165,53 +108,40 @@ def score_task(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     tokenizer = tokenizer or model.tokenizer
-    sequences = _sequences(tokenizer, task)
-    # Length-sorted batches waste little padding; results are put back in example order.
-    order = sorted(range(len(sequences)), key=lambda j: len(sequences[j].ids))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    if len(batches) > 1 and len(batches[-1]) == 1:
-        # No batch of one: controls that borrow another example's activations need two.
-        last = batches.pop()
-        batches[-1] = batches[-1] + last
-    answer_logprob = np.zeros(len(sequences))
-    answer_hits = np.zeros(len(sequences), dtype=bool)
-    greedy: list[list[int]] = [[] for _ in sequences]  # argmax ids at the answer positions
-    answer_len = np.array([len(s.ids) - s.answer_start for s in sequences])
+    sequences = task_sequences(tokenizer, task)
+    continuations = [c for seq in sequences for c in seq.continuations]
+    index = {id(c): k for k, c in enumerate(continuations)}
+    logprob = np.zeros(len(continuations))
+    greedy: list[list[int]] = [[] for _ in continuations]  # argmax ids at the answer positions
     device, pad = _device_of(model), _pad_id(tokenizer)
+    batches = _batches(sequences, batch_size)
     show = progress if progress is not None else len(batches) >= 20
     with torch.no_grad():
-        for index, batch in enumerate(tqdm(batches, desc=task.name, disable=not show, leave=False)):
-            width = max(len(sequences[j].ids) for j in batch)
-            tokens = torch.full((len(batch), width), pad, dtype=torch.long)
-            for row, j in enumerate(batch):
-                tokens[row, : len(sequences[j].ids)] = torch.tensor(sequences[j].ids)
-            logits = forward_logits(model, tokens.to(device), fwd_hooks)
-            finite = []  # per row: are all the logits read for scoring finite?
-            for row, j in enumerate(batch):
-                seq = sequences[j]
-                # Logits at position t predict token t + 1.
-                span = logits[row, seq.answer_start - 1 : len(seq.ids) - 1].float()
-                finite.append(torch.isfinite(span).all())
-                targets = torch.tensor(seq.ids[seq.answer_start :], device=span.device)
-                logprobs = span.log_softmax(-1)
-                answer_logprob[j] = logprobs.gather(-1, targets[:, None]).sum().item()
-                predicted = span.argmax(-1)
-                answer_hits[j] = bool((predicted == targets).all())
-                greedy[j] = predicted.tolist()
-            # One check per batch, on the answer positions only.
-            if not bool(torch.stack(finite).all()):
-                row = next(r for r, ok in enumerate(finite) if not bool(ok))
-                seq = sequences[batch[row]]
-                span = logits[row, seq.answer_start - 1 : len(seq.ids) - 1]
-                raise _non_finite(model, task, seq, f"{_describe(span)} among its answer logits",
-                                  batch=index)
-    score = _collect(task, sequences, answer_logprob, answer_hits, answer_len)
+        for number, batch in enumerate(tqdm(batches, desc=task.name, disable=not show, leave=False)):
+            rows = [sequences[j] for j in batch]
+            tokens = torch.full((len(rows), max(len(r.ids) for r in rows)), pad, dtype=torch.long)
+            for row, seq in enumerate(rows):
+                tokens[row, : len(seq.ids)] = torch.tensor(seq.ids)
+            where = [(row, p) for row, seq in enumerate(rows) for p in seq.read_positions]
+            read = read_logits(model, tokens.to(device), torch.tensor([r for r, _ in where]),
+                               torch.tensor([p for _, p in where]), fwd_hooks).float()
+            _check_finite(read, where, rows, model, task, number)
+            logprobs = read.log_softmax(-1)
+            at = {key: i for i, key in enumerate(where)}
+            for row, seq in enumerate(rows):
+                for c in seq.continuations:
+                    lines = torch.tensor([at[(row, p)] for p in c.positions])
+                    targets = torch.tensor(c.tokens, device=read.device)
+                    k = index[id(c)]
+                    logprob[k] = logprobs[lines.to(read.device), targets].sum().item()
+                    greedy[k] = read[lines.to(read.device)].argmax(-1).tolist()
+    score = _collect(task, continuations, logprob, greedy)
     if task.scoring == "exact":
         # A hit reproduces the answer's own tokens, so it is reported as the answer's text; a
         # miss is decoded (a word-level tokenizer decodes " 58" as "5 8").
-        by_example = {seq.example: greedy[j] for j, seq in enumerate(sequences)}
-        score.chosen = tuple(example.answer if score.correct[i] else tokenizer.decode(by_example[i])
-                             for i, example in enumerate(task.examples))
+        score.chosen = tuple(example.answer if score.correct[c.example]
+                             else tokenizer.decode(greedy[k])
+                             for k, (c, example) in enumerate(zip(continuations, task.examples)))
     bad = np.flatnonzero(~np.isfinite(score.loss))
     if bad.size:
         example = int(bad[0])
@@ -223,6 +153,30 @@ def score_task(
     return score
 
 
+def _batches(sequences: list[ScoredSequence], batch_size: int) -> list[list[int]]:
+    # Length-sorted batches waste little padding; results are put back in example order.
+    order = sorted(range(len(sequences)), key=lambda j: len(sequences[j].ids))
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    if len(batches) > 1 and len(batches[-1]) == 1:
+        # No batch of one: controls that borrow another example's activations need two.
+        last = batches.pop()
+        batches[-1] = batches[-1] + last
+    return batches
+
+
+def _check_finite(read: Tensor, where: list, rows: list[ScoredSequence], model: Any, task: Task,
+                  number: int) -> None:
+    # One check per batch, on the logits read only.
+    finite = torch.isfinite(read).all(-1)
+    if bool(finite.all()):
+        return
+    first = int((~finite).nonzero()[0, 0])
+    row = where[first][0]
+    bad = read[[i for i, (r, _) in enumerate(where) if r == row]]
+    raise _non_finite(model, task, rows[row], f"{_describe(bad)} among its answer logits",
+                      batch=number)
+
+
 def _describe(values: Tensor) -> str:
     nan = int(torch.isnan(values).sum())
     inf = int(torch.isinf(values).sum())
@@ -231,33 +185,36 @@ def _describe(values: Tensor) -> str:
 
 
 def _non_finite(model: Any, task: Task, seq: ScoredSequence, what: str, *, batch: int):
-    choice = f" (choice {seq.choice})" if task.scoring == "choice" else ""
+    first = seq.continuations[0]
+    shared = len(seq.continuations) > 1  # one forward read for every choice
+    choice = f" (choice {first.choice})" if task.scoring == "choice" and not shared else ""
     return NonFiniteScoreError(
-        f"{model_name(model)} on task {task.name!r}, example {seq.example}{choice}, batch {batch}: "
+        f"{model_name(model)} on task {task.name!r}, example {first.example}{choice}, batch {batch}: "
         f"{what}, so there is no score to report (a chance-level accuracy would be a fake one). "
         "Check the weights (interp.load_model rejects NaN weights unless check_finite=False) "
         "and any fwd_hooks for an edit that writes NaN or inf"
     )
 
 
-def _collect(task: Task, sequences, logprob, hits, lengths) -> TaskScore:
+def _collect(task: Task, continuations: list[Continuation], logprob: np.ndarray,
+             greedy: list[list[int]]) -> TaskScore:
     n = len(task.examples)
     items = _unique_ids([item_id(example) for example in task.examples])
     correct = np.zeros(n, dtype=bool)
     loss = np.zeros(n)
     if task.scoring == "exact":
-        for j, seq in enumerate(sequences):
-            correct[seq.example] = hits[j]
-            loss[seq.example] = -logprob[j] / lengths[j]
+        for k, c in enumerate(continuations):
+            correct[c.example] = greedy[k] == list(c.tokens)
+            loss[c.example] = -logprob[k] / len(c.tokens)
         return TaskScore(task.name, correct, loss, items)
     best = np.full(n, -np.inf)
     chosen = np.zeros(n, dtype=int)
-    for j, seq in enumerate(sequences):
-        example: Example = task.examples[seq.example]
-        if logprob[j] > best[seq.example]:
-            best[seq.example], chosen[seq.example] = logprob[j], seq.choice
-        if example.choices[seq.choice] == example.answer:
-            loss[seq.example] = -logprob[j] / lengths[j]
+    for k, c in enumerate(continuations):  # in choice order: a tie goes to the first choice
+        example: Example = task.examples[c.example]
+        if logprob[k] > best[c.example]:
+            best[c.example], chosen[c.example] = logprob[k], c.choice
+        if example.choices[c.choice] == example.answer:
+            loss[c.example] = -logprob[k] / len(c.tokens)
     for i, example in enumerate(task.examples):
         correct[i] = example.choices[chosen[i]] == example.answer
     picked = tuple(example.choices[chosen[i]] for i, example in enumerate(task.examples))

@@ -34,11 +34,14 @@ from interp.tasks.base import Count, Example, Split, Task, check_n, check_split
 from interp.tasks.fewshot import few_shot
 from interp.tasks.files import DataFileError, load_mmlu_csv, load_qqp_tsv
 from interp.tasks.knowledge import KnowledgeBase
+from interp.tasks.mmlu import PRESETS as MMLU_PRESETS
+from interp.tasks.mmlu import mmlu_task, mmlu_tasks
 
 __all__ = [
     "DataFileError",
     "Example",
     "KnowledgeBase",
+    "MMLU_PRESETS",
     "Split",
     "Task",
     "available_tasks",
@@ -47,6 +50,8 @@ __all__ = [
     "get_task",
     "load_mmlu_csv",
     "load_qqp_tsv",
+    "mmlu_task",
+    "mmlu_tasks",
     "task_population",
     "task_words",
 ]

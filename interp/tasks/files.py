@@ -172,7 +172,19 @@ def _check_utf8(file: Path) -> None:
 
 
 def _read_mmlu(file: Path, subject: str) -> list[Example]:
-    examples = []
+    return [_mmlu_example(file, line, row, subject) for line, row in mmlu_records(file)]
+
+
+def mmlu_records(file: Path) -> list[tuple[int, list[str]]]:
+    """The (line, fields) records of one MMLU CSV (UTF-8 checked; a bad record names its line).
+
+    >>> import tempfile
+    >>> path = Path(tempfile.mkdtemp()) / "astronomy_dev.csv"
+    >>> _ = path.write_text('"What orbits\\nEarth?",Mars,Moon,Venus,Sun,B\\nWhat is 1 + 1?,1,2,3,4,B')
+    >>> [line for line, _ in mmlu_records(path)]  # a record's first line
+    [1, 3]
+    """
+    records = []
     _check_utf8(file)
     with file.open(encoding="utf-8", newline="") as handle:
         reader = csv.reader(handle)
@@ -181,15 +193,25 @@ def _read_mmlu(file: Path, subject: str) -> list[Example]:
             for row in reader:
                 # A quoted field may span lines: report the line the record starts on.
                 line, start = start, reader.line_num + 1
-                if not row:
-                    continue
-                examples.append(_mmlu_example(file, line, row, subject))
+                if row:
+                    records.append((line, row))
         except csv.Error as error:
             raise DataFileError(f"{file}, line {start}: not valid CSV ({error})") from error
-    return examples
+    return records
 
 
 def _mmlu_example(file: Path, line: int, row: list[str], subject: str) -> Example:
+    question, options, answer = mmlu_row(file, line, row)
+    metadata = {"subject": subject, "source": str(file), "line": line}
+    return format_multiple_choice(question, options, answer, metadata)
+
+
+def mmlu_row(file: Path, line: int, row: list[str]) -> tuple[str, list[str], int]:
+    """One MMLU CSV record checked: (question, the four options, the answer's index).
+
+    >>> mmlu_row(Path("x_test.csv"), 1, ["What is 2 + 2?", "3", "4", "5", "6", "b"])
+    ('What is 2 + 2?', ['3', '4', '5', '6'], 1)
+    """
     if len(row) != MMLU_COLUMNS:
         raise DataFileError(
             f"{file}, line {line}: expected {MMLU_COLUMNS} columns (question, A, B, C, D, "
@@ -203,5 +225,4 @@ def _mmlu_example(file: Path, line: int, row: list[str], subject: str) -> Exampl
         )
     if not question.strip():
         raise DataFileError(f"{file}, line {line}: empty question")
-    metadata = {"subject": subject, "source": str(file), "line": line}
-    return format_multiple_choice(question.strip(), options, LETTERS.index(letter), metadata)
+    return question.strip(), options, LETTERS.index(letter)
