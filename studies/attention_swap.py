@@ -37,14 +37,25 @@ def parser() -> argparse.ArgumentParser:
                            "(default: the suite's checkpoint, size, family and seed pairs)")
     made.add_argument("--heads", choices=["index", "mean", "match"], default="match",
                       help="head mapping when donor and recipient head counts differ")
+    made.add_argument("--mmlu-shots", type=int, default=None,
+                      help="MMLU dev questions shown before each test question (default: 5 "
+                           "where --mmlu has a dev split, else 0)")
+    made.add_argument("--mmlu-subjects", nargs="+", default=None,
+                      help="MMLU subjects to score, or the preset 'math' (paper A's "
+                           "mathematics subjects); default: every subject found")
     return made
 
 
 def make_config(args: argparse.Namespace) -> Config:
     """The flags as a Config (validated on construction)."""
     return Config(**common_settings(args), models=args.models, donors=args.donors,
-                  tasks=tuple(args.tasks or DEFAULT_TASKS), mmlu=args.mmlu, qqp=args.qqp,
-                  heads=args.heads)
+                  tasks=_tasks(args), mmlu=args.mmlu, mmlu_shots=args.mmlu_shots,
+                  mmlu_subjects=args.mmlu_subjects, qqp=args.qqp, heads=args.heads)
+
+
+def _tasks(args: argparse.Namespace) -> tuple[str, ...]:
+    # --tasks mmlu alone means MMLU only; --mmlu without --tasks adds it to the defaults.
+    return tuple(args.tasks) if args.tasks else DEFAULT_TASKS
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -30,7 +30,8 @@ def add_common_flags(parser: argparse.ArgumentParser, *, out: str, tasks: bool =
                             help="task names (see interp.tasks.available_tasks()); default: the study's")
     if data_files:
         parser.add_argument("--mmlu", type=Path, default=None,
-                            help="MMLU CSV file or folder (standard layout): adds task 'mmlu'")
+                            help="MMLU data folder (dev/ and test/ of <subject>_<split>.csv), its test folder or "
+                                 "one CSV: adds task 'mmlu' (a row per subject plus the whole)")
         parser.add_argument("--qqp", type=Path, default=None,
                             help="GLUE QQP TSV (dev.tsv): adds task 'qqp_glue'")
     parser.add_argument("--n", type=int, default=100, help="examples per task (default 100)")

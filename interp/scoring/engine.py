@@ -109,6 +109,7 @@ def score_task(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     tokenizer = tokenizer or model.tokenizer
     sequences = task_sequences(tokenizer, task)
+    _check_context(model, task, sequences)
     continuations = [c for seq in sequences for c in seq.continuations]
     index = {id(c): k for k, c in enumerate(continuations)}
     logprob = np.zeros(len(continuations))
@@ -151,6 +152,35 @@ def score_task(
             "there is no score to report"
         )
     return score
+
+
+def _check_context(model: Any, task: Task, sequences: list[ScoredSequence]) -> None:
+    # A position past the model's context would index past its position embeddings (an
+    # IndexError deep in torch) or silently extrapolate rotary: refuse it by name instead.
+    limit = context_length(model)
+    longest = max(sequences, key=lambda s: len(s.ids))
+    if limit is not None and len(longest.ids) > limit:
+        raise ValueError(
+            f"task {task.name!r}, example {longest.continuations[0].example}: {len(longest.ids)} "
+            f"tokens, more than {model_name(model)}'s context of {limit}; shorten the prompts "
+            "(fewer shots, e.g. --mmlu-shots) or use a model with a longer context")
+
+
+def context_length(model: Any) -> Optional[int]:
+    """The most positions ``model`` takes (None when it does not say).
+
+    >>> import interp
+    >>> context_length(interp.load_model("suite/pythia-s1")) > 0
+    True
+    """
+    for holder in (model, getattr(model, "recipient_model", None),
+                   getattr(model, "original_model", None)):
+        config = getattr(holder, "config", None)
+        limit = getattr(config, "max_position_embeddings", None)
+        if isinstance(limit, int):
+            return limit
+    n_ctx = getattr(getattr(model, "cfg", None), "n_ctx", None)
+    return n_ctx if isinstance(n_ctx, int) else None
 
 
 def _batches(sequences: list[ScoredSequence], batch_size: int) -> list[list[int]]:

@@ -282,3 +282,34 @@ def test_a_last_batch_of_one_is_not_refused(tmp_path):
     # Scoring joins a trailing single sequence to the batch before it, so 17 examples in
     # batches of 16 leave no sequence alone and must be accepted.
     assert Config(n=17, batch_size=16, out=tmp_path).n == 17
+
+
+# --- MMLU the standard way: one row per subject plus the whole. ---------------------------
+
+MMLU_DATA = Path(__file__).resolve().parents[1] / "data" / "mmlu-hendrycks" / "data"
+
+
+def test_mmlu_rows_per_subject_and_the_whole(tmp_path):
+    config = Config(**{**SMALL, "tasks": ("mmlu",), "n": 4}, out=tmp_path, mmlu=MMLU_DATA, mmlu_shots=0,
+                    mmlu_subjects=("abstract_algebra", "elementary_mathematics"))
+    outcome = run_study(STUDY, config, quiet=True)
+    results, items = outcome.tables["results"], outcome.tables["items"]
+    assert set(results.task) == {"mmlu/abstract_algebra", "mmlu/elementary_mathematics", "mmlu"}
+    base = results[(results.condition == "base")
+                   & (results.recipient == "suite/pythia-s2")].set_index("task")
+    subjects = base.drop(index="mmlu")
+    assert base.loc["mmlu", "n"] == subjects.n.sum()
+    assert base.loc["mmlu", "accuracy"] == pytest.approx(
+        (subjects.accuracy * subjects.n).sum() / subjects.n.sum())
+    # The whole's interval is paired too, and its items are never stored twice.
+    assert results[["delta_accuracy_lo", "delta_accuracy_hi"]].notna().all().all()
+    assert not (items.task == "mmlu").any()
+    scaling = outcome.tables["scaling"]  # (the protocol itself: tests/unit/tasks/test_mmlu.py)
+    assert "mmlu" in set(scaling.task) and (scaling[scaling.task == "mmlu"].chance == 0.25).all()
+
+
+def test_file_tasks_need_their_file():
+    with pytest.raises(ValueError, match="--tasks mmlu reads its questions from a file: give --mmlu"):
+        Config(out=Path("/tmp/x"), tasks=("mmlu",))
+    with pytest.raises(ValueError, match="give --mmlu DIR too"):
+        Config(out=Path("/tmp/x"), mmlu_shots=5)

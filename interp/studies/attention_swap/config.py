@@ -27,6 +27,8 @@ DEFAULT_PAIRS = (
 # the MC and QQP formats, so cloze is the knowledge task a swap can actually break here.
 DEFAULT_TASKS = ("knowledge_mc", "knowledge_cloze", "arithmetic_add", "qqp")
 CONTROLS = ("self", "other_input", "uniform", "shuffle_heads")
+# Tasks read from local files, and the flag that names each file.
+FILE_TASKS = {"mmlu": "mmlu", "qqp_glue": "qqp"}
 ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0)
 
 Pair = tuple[str, str, str]  # (recipient, donor, kind)
@@ -58,11 +60,13 @@ class Config(StudyConfig):
     donors: Optional[tuple[str, ...]] = None
     tasks: tuple[str, ...] = DEFAULT_TASKS
     mmlu: Optional[Path] = None
+    mmlu_shots: Optional[int] = None
+    mmlu_subjects: Optional[tuple[str, ...]] = None
     qqp: Optional[Path] = None
     heads: str = "match"
 
     def validate(self) -> None:
-        for name in ("models", "donors", "tasks"):
+        for name in ("models", "donors", "tasks", "mmlu_subjects"):
             if getattr(self, name) is not None:
                 object.__setattr__(self, name, tuple(getattr(self, name)))
         if (self.models is None) != (self.donors is None):
@@ -72,7 +76,10 @@ class Config(StudyConfig):
         for name in (*(self.models or ()), *(self.donors or ())):
             resolve(name)  # a name that is no model fails here, before anything loads
         known = available_tasks()
+        self._check_file_tasks()
         for task in self.tasks:
+            if task in FILE_TASKS:
+                continue
             if task not in known:
                 close = difflib.get_close_matches(task, known, n=1)
                 hint = f" Did you mean {close[0]!r}?" if close else ""
@@ -103,6 +110,18 @@ class Config(StudyConfig):
                 f"--n {self.n} with --batch-size {self.batch_size} leaves a batch of one sequence, "
                 "and the other_input control needs another example in its batch: use --n >= 2 "
                 "and --batch-size >= 2")
+
+    def _check_file_tasks(self) -> None:
+        # mmlu and qqp_glue are read from --mmlu / --qqp: named in --tasks, they need the file.
+        for task, flag in FILE_TASKS.items():
+            if task in self.tasks and getattr(self, flag) is None:
+                raise ValueError(f"--tasks {task} reads its questions from a file: give "
+                                 f"--{flag} PATH (see --help)")
+        if self.mmlu is None and (self.mmlu_shots is not None or self.mmlu_subjects):
+            raise ValueError("--mmlu-shots and --mmlu-subjects choose how MMLU is read: give "
+                             "--mmlu DIR too")
+        if self.mmlu_shots is not None and self.mmlu_shots < 0:
+            raise ValueError(f"--mmlu-shots must be >= 0, got {self.mmlu_shots}")
 
     @property
     def ladder(self) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ import pandas as pd
 
 from interp.analysis.scaling import confidence_competence
 from interp.runs.cache import ResultCache
+from interp.sources import warn_identical
 from interp.runs.study import Tables
 from interp.studies.attention_swap.config import ALPHAS, Config
 from interp.studies.attention_swap.intervals import (
@@ -34,7 +35,8 @@ def run(config: Config, cache: ResultCache) -> Tables:
     """results (every cell with its intervals and paired deltas), items (every cell's
     per-item outcomes), scaling (the ladder's base runs) and confidence_competence."""
     tasks = build_tasks(list(config.tasks), n=config.n, seed=config.seed, mmlu=config.mmlu,
-                        qqp=config.qqp)
+                        qqp=config.qqp, mmlu_shots=config.mmlu_shots,
+                        mmlu_subjects=config.mmlu_subjects)
     models = ModelPool(device=config.device, dtype=config.dtype)
     sweep = Sweep(models, tasks, cache, batch_size=config.batch_size, seed=config.seed,
                   heads=config.heads)
@@ -48,11 +50,61 @@ def run(config: Config, cache: ResultCache) -> Tables:
     results = with_deltas(pd.concat(rows, ignore_index=True), sweep)
     items = sweep.cell_items()
     assert_self_swap_is_exact(items)
+    results = with_whole_mmlu(results, items)
+    scaling = pd.concat([scaling, whole_mmlu_scaling(scaling, items)], ignore_index=True)
+    warn_identical(list(models.loaded))  # after loading: hub weights are in the cache now
     # A ladder of one size fits nothing; the table keeps its columns so it reads back.
     gap = confidence_competence(scaling).reindex(columns=GAP_COLUMNS)
     return {"results": results, "items": items,
-            "swap_vs_other_input": swap_versus_input(results, items), "scaling": scaling,
+            "swap_vs_other_input": swap_versus_input(results, pooled_mmlu(items)), "scaling": scaling,
             "confidence_competence": gap}
+
+
+def pooled_mmlu(items: pd.DataFrame, *, only: bool = False) -> pd.DataFrame:
+    """``items`` plus a copy of every MMLU subject's items labelled task ``mmlu`` (the whole);
+    with ``only``, just that copy. Never saved: the items table keeps each item once."""
+    whole = items[items.task.str.startswith("mmlu/")].assign(task="mmlu")
+    return whole if only else pd.concat([items, whole], ignore_index=True)
+
+
+def with_whole_mmlu(results: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """``results`` plus, for every cell scored on MMLU subjects (``mmlu/<subject>``), one
+    row for the whole (task ``mmlu``): its subjects' items pooled, with the same intervals.
+
+    >>> keys = dict(recipient="m", donor="m", layers="none", alpha=0.0, chosen=" A", loss=1.0)
+    >>> items = pd.DataFrame([dict(keys, condition="base", task=f"mmlu/{s}", item=s, correct=c)
+    ...                       for s, c in (("algebra", True), ("virology", False))])
+    >>> whole = with_whole_mmlu(pd.DataFrame(columns=RESULT_COLUMNS), items)
+    >>> whole[["task", "n", "accuracy"]].values.tolist()
+    [['mmlu', 2, 0.5]]
+    """
+    pooled = pooled_mmlu(items, only=True)
+    if pooled.empty:
+        return results
+    rows = pooled.groupby(CELL_KEYS, sort=False).agg(
+        accuracy=("correct", "mean"), loss=("loss", "mean")).reset_index()
+    rows = rows.merge(accuracy_intervals(pooled), on=CELL_KEYS)
+    rows = rows.merge(paired_deltas(pooled).drop(columns=["n"]), on=CELL_KEYS, how="left")
+    base_loss = rows[rows.condition == "base"].set_index("recipient").loss
+    rows["delta_loss"] = rows.loss - rows.recipient.map(base_loss)
+    rows["accuracy"] = rows.accuracy.astype(float)
+    return pd.concat([results, rows[RESULT_COLUMNS]], ignore_index=True)
+
+
+def whole_mmlu_scaling(scaling: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
+    """The ladder's base rows for the whole of MMLU (task ``mmlu``): subjects pooled."""
+    subjects = scaling[scaling.task.str.startswith("mmlu/")]
+    if subjects.empty:
+        return pd.DataFrame(columns=SCALING_COLUMNS)
+    pooled = items[(items.condition == "base") & items.task.str.startswith("mmlu/")]
+    pooled = pooled.assign(task="mmlu").rename(columns={"recipient": "model"})
+    rows = pooled.groupby(["model", "task"], sort=False).agg(
+        n=("item", "size"), accuracy=("correct", "mean"), loss=("loss", "mean")).reset_index()
+    first = subjects.groupby("model", sort=False)[["family", "parameters", "chance",
+                                                   "chance_loss"]].first()
+    rows = rows.join(first, on="model")
+    return scaling_table(rows.assign(accuracy=rows.accuracy.astype(float)),
+                         pooled.rename(columns={"model": "recipient"}))
 
 
 def swap_versus_input(results: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:

@@ -24,8 +24,8 @@ from interp.interventions import PatternSwap, calibration_tokens
 from interp.params import parameter_count
 from interp.runs.cache import ResultCache
 from interp.scoring import evaluate_items, item_id, summarize
-from interp.studies.attention_swap.config import CONTROLS
-from interp.tasks import get_task, load_mmlu_csv, load_qqp_tsv
+from interp.studies.attention_swap.config import CONTROLS, FILE_TASKS
+from interp.tasks import get_task, load_qqp_tsv, mmlu_tasks
 from interp.tasks.base import Task
 
 CALIBRATION_PROMPTS = 32  # prompts of the task joined into the sequence head maps are fit on
@@ -36,16 +36,19 @@ ITEM_TABLE_COLUMNS = [*CELL_KEYS, "item", "chosen", "correct", "loss"]
 
 
 def build_tasks(names: list[str], *, n: int, seed: int, mmlu: Optional[Path] = None,
-                qqp: Optional[Path] = None) -> list[Task]:
-    """Tasks by name, plus MMLU / GLUE QQP from local files when given.
+                qqp: Optional[Path] = None, mmlu_shots: Optional[int] = None,
+                mmlu_subjects: Optional[tuple[str, ...]] = None) -> list[Task]:
+    """Tasks by name, plus MMLU (one task per subject, ``mmlu/<subject>``, the standard
+    k-shot protocol of ``interp.tasks.mmlu_tasks``) and GLUE QQP (``qqp_glue``) from local
+    files when given: each file task takes its first ``n`` questions (per MMLU subject).
 
     >>> [t.name for t in build_tasks(["arithmetic_add"], n=5, seed=0)]
     ['arithmetic_add']
     """
-    tasks = [get_task(name, n=n, seed=seed) for name in names]
+    tasks = [get_task(name, n=n, seed=seed) for name in names if name not in FILE_TASKS]
     if mmlu is not None:
-        full = load_mmlu_csv(mmlu)
-        tasks.append(Task(full.name, full.kind, full.scoring, full.examples[:n]))
+        for task in mmlu_tasks(mmlu, shots=mmlu_shots, subjects=mmlu_subjects).values():
+            tasks.append(Task(task.name, task.kind, task.scoring, task.examples[:n]))
     if qqp is not None:
         full = load_qqp_tsv(qqp)
         tasks.append(Task(full.name, full.kind, full.scoring, full.examples[:n]))
