@@ -93,17 +93,32 @@ def population(
     labels: tuple[str, ...] = DEFAULT_LABELS,
     query_shown: bool = True,
 ) -> int | None:
-    """How many distinct prompts the fixed family has in ``split``: with ``shots=0``, as many
-    query words per category as the smallest category has (labels exactly balanced); with
-    demonstrations None, effectively unbounded.
+    """How many distinct prompts the fixed family has in ``split``, labels exactly balanced
+    (so the category with the fewest prompts bounds every label). With ``shots=0`` a prompt is
+    its query word; with one shot, the query and the one demonstration; with more, None
+    (effectively unbounded: distinct prompts are drawn until enough are found).
 
-    >>> population(split="test"), population(split="test", shots=4)
-    (10, None)
+    >>> population(split="test"), population(split="test", shots=1), population(shots=4)
+    (10, 14, None)
     """
     categories, labels = _checked("icl_fixed", categories, labels, split, shots)
-    if shots > 0:
+    if shots > 1:
         return None
-    return len(categories) * min(len(query_words(c, split)) for c in categories)
+    per_label = [len(query_words(c, split)) * _one_shot_demos(categories, slot, query_shown, shots)
+                 for slot, c in enumerate(categories)]
+    return len(categories) * min(per_label)
+
+
+def _one_shot_demos(categories: tuple[str, ...], slot: int, query_shown: bool, shots: int) -> int:
+    # How many demonstrations a query of categories[slot] can get. With one shot the single
+    # demonstration always shows categories[0] (balanced_draws(1, k) is [0]; issue: the
+    # 1-shot category is not randomised): for a query of that category it is the query word
+    # itself when query_shown, else any other word of it; for any other query, any word.
+    if shots == 0:
+        return 1
+    if slot == 0:
+        return 1 if query_shown else len(CATEGORIES[categories[0]]) - 1
+    return len(CATEGORIES[categories[0]])
 
 
 def _checked(
@@ -141,7 +156,8 @@ def _task(
     query_shown: bool,
 ) -> Task:
     categories, labels = _checked(name, categories, labels, split, shots)
-    total = population(split=split, shots=shots, categories=categories, labels=labels)
+    total = population(split=split, shots=shots, categories=categories, labels=labels,
+                       query_shown=query_shown)
     count = resolve_n(n, total, name=name, split=split, replace=replace)
     # The flipped mapping rotates labels by one: every category gets another category's label.
     shown_labels = labels[1:] + labels[:1] if flipped else labels

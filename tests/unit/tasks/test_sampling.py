@@ -101,11 +101,24 @@ def test_all_cannot_be_drawn_with_replacement_and_replace_must_be_a_bool():
 
 
 def test_a_used_up_generative_space_is_an_error_not_a_repeat():
+    # qqp draws distinct prompts by rejection; asking for far more than exist must fail by
+    # name, never repeat an item silently.
+    with pytest.raises(ValueError, match="task 'qqp' ran out of distinct prompts"):
+        get_task("qqp", n=200_000)
+
+
+def test_one_shot_fixed_prompts_are_counted_exactly():
     # One demonstration, always of slot 0 (animals): an animal query's prompt is the query
-    # word shown once and asked, so only 7 such test prompts exist.
-    with pytest.raises(ValueError, match="task 'icl_fixed' ran out of distinct prompts"):
+    # word shown once and asked, so only 7 such test prompts exist, and balanced labels
+    # bound the task at 2 x 7.
+    assert task_population("icl_fixed", shots=1) == 14
+    with pytest.raises(ValueError, match="has 14 distinct 'test' items"):
         get_task("icl_fixed", n=48, shots=1)
+    every = get_task("icl_fixed_flipped", n="all", shots=1)
+    assert len({(e.prompt, e.answer) for e in every}) == len(every) == 14
     assert len(get_task("icl_fixed", n=48, shots=1, replace=True)) == 48
+    # Without the query shown, the demonstration is any other animal: ten times as many.
+    assert task_population("icl_fixed", shots=1, query_shown=False) == 140
 
 
 def test_populations_at_default_parameters():
