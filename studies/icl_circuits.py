@@ -10,8 +10,9 @@ and an auxiliary few-shot loss helps ICL on the target task but not on held-out 
    (weight annealed 1 -> 0). Several seeds (training draws) per variant.
 2. Evaluation at k = 0, 1, 2, 4, 8, 16 shots on the target task and held-out tasks (default
    ``icl_fixed_flipped``: the same family with the reversed mapping shown, the -theta0 test,
-   and ``icl_heldout``: fresh mappings over held-out categories); "% of base few-shot
-   accuracy preserved" per variant with t-intervals over seeds.
+   and ``icl_heldout``: fresh mappings over held-out categories), item by item (a prompt
+   space smaller than --n is scored exhaustively); "% of base few-shot accuracy preserved"
+   per variant with t-intervals over seeds, beside paired intervals on the same items.
 3. Attribution: per layer, patch the attention pattern (= Q and K, same tokens) or the V
    activations between base and fine-tuned model, both directions; fraction of the gap
    restored. ICL heads: attention from the query to the demonstrations' labels.

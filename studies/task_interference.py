@@ -13,7 +13,12 @@ anchor it in a small model instead. Four experiments (interp.studies.task_interf
    frequency: n blocks every n steps), rare loss traced every step;
 4. recovery: continued training of small models with the rare task upsampled.
 
-Default: the embedded suite on CPU (about 2 minutes on one core):
+Rare copies have about 60 distinct test instances each: ``--n``, ``--grad-n`` and ``--eval-n``
+are capped at a task's population, so by default every rare copy is scored exhaustively and
+the tables report the real n. Writes the tables, items.csv.gz (per-instance outcomes),
+CAPTIONS.md and FINDINGS.md (every number of the README section, with its interval).
+
+Default: the embedded suite on CPU (a few minutes on one core):
     python studies/task_interference.py
 Real checkpoints (rare tasks are over made-up tokens, so any tokenizer works):
     python studies/task_interference.py --models EleutherAI/pythia-70m EleutherAI/pythia-160m \\
@@ -67,7 +72,9 @@ def parser() -> argparse.ArgumentParser:
              "each kind among the rare tasks)")
     add("--groups", nargs="+", default=None,
         help="parameter groups for experiment 2 (default all: embed, L0.attn_qkv, ...)")
-    add("--grad-n", type=int, default=64, help="instances per task for gradient directions (default 64)")
+    add("--grad-n", type=int, default=64,
+        help="instances per task for gradient directions (default 64; capped at the task's "
+             "population)")
     add("--fisher-n", type=int, default=16, help="instances per task for the diagonal Fisher (default 16)")
     add("--top-fraction", type=float, default=0.01,
         help="fraction of parameters in a task's top-Fisher set (default 0.01)")
@@ -86,7 +93,8 @@ def parser() -> argparse.ArgumentParser:
              "LR; required for non-suite models)")
     add("--lr-scale", type=float, default=0.3, help="fraction of the suite's peak LR (default 0.3)")
     add("--eval-n", type=int, default=64,
-        help="held-out focus-task instances traced during training (default 64)")
+        help="held-out focus-task instances traced during training (default 64; capped at the "
+             "task's population)")
     return p
 
 

@@ -1,4 +1,5 @@
-"""The README's notebook example runs as written, and its commands are the Makefile's."""
+"""The README's notebook example runs as written, its commands are the Makefile's, and its
+study numbers are what the committed tables give."""
 
 from __future__ import annotations
 
@@ -7,7 +8,13 @@ import io
 import re
 from pathlib import Path
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+import pytest
+
+from interp.runs.findings import findings_from, readme_block
+from interp.studies.findings import STUDIES
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
 
 
 def example_block() -> str:
@@ -37,3 +44,14 @@ def test_first_lines_give_the_two_make_commands():
     makefile = (README.parent / "Makefile").read_text()
     assert "\nstudy:" in makefile and "\ntest:" in makefile
     assert "make test" in (README.parent / ".ci" / "run").read_text()
+
+
+@pytest.mark.parametrize("study", ["attention_swap", "task_interference", "icl_circuits"])
+def test_study_block_is_what_the_committed_tables_give(study):
+    # Every number a README study section shows sits in its generated block, and the block
+    # is regenerated here from the committed tables (figures/<study>/) and their config.
+    readme = (ROOT / "README.md").read_text()
+    expected = findings_from(STUDIES[study], ROOT / "figures" / study)
+    assert readme_block(readme, study) == expected.strip(), (
+        f"the README's {study} block differs from its tables: run python -m interp.studies.findings")
+    assert (ROOT / "figures" / study / "FINDINGS.md").read_text().strip() == expected.strip()

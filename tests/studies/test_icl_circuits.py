@@ -1,5 +1,6 @@
-"""The ICL-circuits study end to end on pythia-s1, in process (outputs, preserved %,
-attribution, toy, resume, one-line errors), its CLI once, the QK / V patching engines."""
+"""The ICL-circuits study end to end on pythia-s1, in process (outputs, per-item rows,
+intervals, preserved %, attribution, toy, findings, resume, one-line errors), its CLI once,
+the QK / V patching engines."""
 
 from __future__ import annotations
 
@@ -11,22 +12,28 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy import stats
 
 import interp
 from interp.analysis.patching import gap_fraction, icl_head_scores, patch_sweep
 from interp.interventions import ValueSwap
 from interp.interventions.pattern_swap import PatternSwap
+from interp.runs.findings import findings_from, load_tables
 from interp.runs.study import run_study
-from interp.studies.icl_circuits import RESULT_COLUMNS, STUDY, Config
-from interp.tasks import get_task
+from interp.studies.icl_circuits import ITEM_COLUMNS, RESULT_COLUMNS, STUDY, Config
+from interp.studies.icl_circuits.findings import comparison_cell
+from interp.studies.icl_circuits.tables import paired_table, preserved_table
+from interp.tasks import get_task, task_population
 from interp.training.finetune import FineTuneConfig, Variant, fine_tune
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "studies" / "icl_circuits.py"
-SMALL = dict(models=("suite/pythia-s1",), n=8, seeds=2, steps=3, shots=(0, 2),
+# n = 12: more than the 10 distinct 0-shot icl_fixed prompts, so those are scored exhaustively.
+SMALL = dict(models=("suite/pythia-s1",), n=12, seeds=2, steps=3, shots=(0, 2),
              variants=("v", "qk", "none"), attribution=("v",), toy_seeds=2, toy_steps=(20, 5),
              toy_eval_prompts=50)
 TINY = FineTuneConfig(steps=4, batch_size=4, n_train=16, lr=1e-2, warmup=1)
@@ -51,22 +58,31 @@ def weight_folders(out: Path) -> list[Path]:
     return [p for p in (out / "cells").iterdir() if p.is_dir() and not p.name.startswith(".")]
 
 
+def read(out: Path, *names: str) -> list[pd.DataFrame]:
+    tables = load_tables(out, list(names))
+    return [tables[name] for name in names]
+
+
 def test_outputs_columns_and_captions(first_run):
-    results = pd.read_csv(first_run / "results.csv")
-    assert list(results.columns) == RESULT_COLUMNS
+    results, items = read(first_run, "results", "items")
+    assert list(results.columns) == RESULT_COLUMNS and list(items.columns) == ITEM_COLUMNS
     # 4 trained variants x 2 seeds + the base copied to both seeds; 3 tasks x 2 shot counts.
     assert len(results) == (4 * 2 + 2) * 3 * 2
     assert set(results.role) == {"target", "heldout"}
+    assert "accuracy_ci95" not in " ".join(results.columns)  # no unpaired interval left
     for stem in ("accuracy_vs_shots", "preserved", "attribution_heatmap", "toy_mse_vs_shots"):
         assert (first_run / f"{stem}.png").stat().st_size > 10_000
         assert (first_run / f"{stem}.pdf").is_file()
     captions = (first_run / "CAPTIONS.md").read_text()
-    assert captions.count("**") == 8
-    for table in ("results", "preserved", "attribution", "icl_heads", "toy", "finetunes"):
-        assert f"`{table}.csv`" in captions
+    assert captions.count("**") == 8 and "t-interval" in captions and "Wilson" in captions
+    for table in ("results.csv", "items.csv.gz", "preserved.csv", "paired.csv",
+                  "comparisons.csv", "attribution.csv", "icl_heads.csv", "toy.csv",
+                  "toy_summary.csv", "finetunes.csv"):
+        assert f"`{table}`" in captions
     record = json.loads((first_run / "results.json").read_text())
-    assert record["config"]["n"] == 8 and record["weights"]["trained"] == 8
+    assert record["config"]["n"] == 12 and record["weights"]["trained"] == 8
     assert record["finetune"]["steps"] == 3 and len(record["preserved"]) == 5 * 3
+    assert "items" in record["tables"]
     weights = weight_folders(first_run)  # each in its cell's cache artifacts folder
     assert len(weights) == 8 and all((w / "config.json").is_file() for w in weights)
     finetunes = pd.read_csv(first_run / "finetunes.csv")
@@ -74,17 +90,99 @@ def test_outputs_columns_and_captions(first_run):
     assert finetunes.last_loss.notna().all()
 
 
+def test_small_task_spaces_are_scored_exhaustively_with_the_real_n(first_run):
+    results, items = read(first_run, "results", "items")
+    plain = items[items.patch == "none"]
+    for (task, shots), rows in results.groupby(["task", "shots"]):
+        population = task_population(task, split="test", shots=int(shots))
+        expected = 12 if population is None else min(12, population)
+        assert set(rows.n) == {expected}, (task, shots)
+        cell = plain[(plain.task == task) & (plain.shots == shots) & (plain.variant == "v")
+                     & (plain.seed == 0)]
+        assert len(cell) == expected and cell.item.is_unique
+    assert task_population("icl_fixed", split="test", shots=0) == 10
+    with pytest.raises(ValueError, match="10 distinct"):
+        get_task("icl_fixed", n=12, split="test", shots=0)
+
+
+def test_items_pair_up_across_variants_and_sum_to_results(first_run):
+    results, items = read(first_run, "results", "items")
+    plain = items[items.patch == "none"]
+    base = plain[plain.variant == "none"].groupby(["task", "shots"]).item.apply(set)
+    for (variant, seed, task, shots), cell in plain.groupby(["variant", "seed", "task", "shots"]):
+        assert set(cell.item) == base[(task, shots)], (variant, seed, task, shots)
+        row = results[(results.variant == variant) & (results.seed == seed)
+                      & (results.task == task) & (results.shots == shots)].iloc[0]
+        assert row.accuracy == pytest.approx(cell.correct.mean())
+        assert row.loss == pytest.approx(cell.loss.mean())
+        assert row.accuracy_lo <= row.accuracy <= row.accuracy_hi
+        if variant != "none":
+            mine = cell.set_index("item").correct.astype(float)
+            theirs = plain[(plain.variant == "none") & (plain.task == task)
+                           & (plain.shots == shots)].set_index("item").correct.astype(float)
+            assert row.delta_accuracy == pytest.approx((mine - theirs[mine.index]).mean())
+            assert row.delta_accuracy_lo <= row.delta_accuracy <= row.delta_accuracy_hi
+    assert results[results.variant == "none"].delta_accuracy.isna().all()
+
+
+def synthetic_items(accuracies: dict[int, float], n: int = 40) -> pd.DataFrame:
+    """Items of a base (all correct) and variant "v" with the given accuracy per seed."""
+    ids = [f"i{i}" for i in range(n)]
+    rows = [dict(model="m", variant="none", seed=0, task="t", shots=2, patch="none", item=i,
+                 correct=True) for i in ids]
+    rows += [dict(model="m", variant="v", seed=seed, task="t", shots=2, patch="none", item=i,
+                  correct=k < round(acc * n)) for seed, acc in accuracies.items()
+             for k, i in enumerate(ids)]
+    return pd.DataFrame(rows).assign(chosen=" dax", loss=1.0)
+
+
+def test_kept_share_interval_is_t_with_two_df_for_three_seeds():
+    items = synthetic_items({0: 0.5, 1: 0.6, 2: 0.8})
+    paired = paired_table(items, ["v", "none"])
+    row = preserved_table(items, paired).set_index("variant").loc["v"]
+    kept = np.array([50.0, 60.0, 80.0])
+    half = stats.t.ppf(0.975, 2) * kept.std(ddof=1) / np.sqrt(3)  # 4.30 SE, not 1.96
+    assert row.preserved_hi - row.preserved_lo == pytest.approx(2 * half)
+    assert row.preserved_lo < kept.mean() - 1.96 * kept.std(ddof=1) / np.sqrt(3) and row.seeds == 3
+    assert row.seeds_below_base == 3  # each seed's paired interval lies below the base
+
+
+def test_seed_intervals_are_t_with_n_minus_1_df(first_run):
+    preserved, items = read(first_run, "preserved", "items")
+    few = items[(items.patch == "none") & (items.shots > 0)]
+    by_seed = few.groupby(["variant", "seed", "task"]).correct.mean()
+    row = preserved[(preserved.variant == "v") & (preserved.task == "icl_heldout")].iloc[0]
+    base = few[(few.variant == "none") & (few.task == "icl_heldout")].correct.mean()
+    kept = 100 * by_seed.xs(("v", "icl_heldout"), level=("variant", "task")).to_numpy() / base
+    assert row.seeds == 2 and row.preserved == pytest.approx(kept.mean())
+    half = stats.t.ppf(0.975, 1) * kept.std(ddof=1) / np.sqrt(2)  # 12.71: two seeds, 1 df
+    assert row.preserved_hi - row.preserved_lo == pytest.approx(2 * half)
+    assert row.preserved_lo <= row.preserved <= row.preserved_hi
+    toy, summary = read(first_run, "toy", "toy_summary")
+    cell = toy[(toy.variant == "q") & (toy.task == "-theta0") & (toy.shots == 20)].mse
+    shown = summary[(summary.variant == "q") & (summary.task == "-theta0")
+                    & (summary.shots == 20)].iloc[0]
+    width = 2 * stats.t.ppf(0.975, len(cell) - 1) * cell.std(ddof=1) / np.sqrt(len(cell))
+    assert shown.mse_hi - shown.mse_lo == pytest.approx(width)
+
+
 def test_preserved_is_relative_to_the_base(first_run):
     preserved = pd.read_csv(first_run / "preserved.csv")
     base = preserved[preserved.variant == "none"]
-    assert (base.preserved == 100).all() and len(base) == 3
+    assert base.preserved.to_numpy() == pytest.approx(100) and len(base) == 3
+    assert (base.seeds == 1).all()
+    assert base.preserved_lo.isna().all()  # the base runs once: no interval over seeds
+    assert (base.base_few_shot_lo <= base.base_few_shot).all()
     results = pd.read_csv(first_run / "results.csv")
     row = preserved[(preserved.variant == "v") & (preserved.task == "icl_heldout")].iloc[0]
     cell = results[(results.variant == "v") & (results.task == "icl_heldout") & (results.shots > 0)]
     base_acc = results[(results.variant == "none") & (results.task == "icl_heldout")
                        & (results.shots > 0)].accuracy.mean()
     assert row.preserved == pytest.approx(100 * cell.accuracy.mean() / base_acc)
-    assert row.ci_low <= row.preserved <= row.ci_high and row.seeds == 2
+    paired = pd.read_csv(first_run / "paired.csv")
+    mine = paired[(paired.treated == "v") & (paired.base == "none")
+                  & (paired.task == "icl_heldout")]
+    assert len(mine) == 2 and row.seeds_below_base == (mine.delta_accuracy_hi < 0).sum()
 
 
 def test_attribution_and_toy_tables(first_run):
@@ -92,11 +190,17 @@ def test_attribution_and_toy_tables(first_run):
     assert set(attribution.direction) == {"restore", "break"}
     assert set(attribution.site) == {"qk", "v"} and set(attribution.metric) == {"loss", "accuracy"}
     # pythia-s1 has one layer and "v" trains only V: patching V back restores everything,
-    # patching the (unchanged) pattern restores nothing.
+    # patching the (unchanged) pattern restores nothing, on every item.
     loss = attribution[(attribution.metric == "loss") & (attribution.gap.abs() > 1e-3)]
     assert not loss.empty
     assert loss[loss.site == "v"].fraction.to_numpy() == pytest.approx(1.0, abs=1e-3)
     assert loss[loss.site == "qk"].fraction.to_numpy() == pytest.approx(0.0, abs=1e-3)
+    qk = loss[loss.site == "qk"]
+    assert (qk.moved_lo.abs() < 1e-4).all() and (qk.moved_hi.abs() < 1e-4).all()
+    assert ((attribution.gap_lo <= attribution.gap) & (attribution.gap <= attribution.gap_hi)).all()
+    items = load_tables(first_run, ["items"])["items"]
+    patches = items[items.patch != "none"]
+    assert {"base", "tuned", "restore v L0", "break qk L0"} <= set(patches.patch)
     heads = pd.read_csv(first_run / "icl_heads.csv")
     assert set(heads.model_state) == {"base", "v"}
     assert ((heads.answer_attention <= heads.label_attention + 1e-9)
@@ -106,14 +210,32 @@ def test_attribution_and_toy_tables(first_run):
     assert len(set(toy.variant)) == 11 and (toy.mse > 0).all()
 
 
+def test_findings_come_from_the_written_tables(first_run):
+    written = (first_run / "FINDINGS.md").read_text()
+    assert findings_from(STUDY, first_run).strip() == written.strip()
+    assert "chance 1/2 = 0.50" in written and "k = 0, 2" in written
+    assert "`icl_fixed` at k = 0: all 10 distinct prompts" in written
+
+
+def test_a_difference_is_bold_only_when_its_interval_excludes_zero():
+    row = pd.Series(dict(delta_preserved=-20.0, delta_preserved_lo=-35.0, delta_preserved_hi=-5.0,
+                         seeds=3, seeds_below=3, seeds_above=0))
+    assert comparison_cell(row).startswith("**-20 [-35, -5]**")
+    row = row.copy()
+    row["delta_preserved_hi"] = 4.0
+    assert "**" not in comparison_cell(row)
+
+
 def test_rerun_reuses_weights_and_cells_and_reproduces(first_run, capsys):
-    before = {n: pd.read_csv(first_run / n) for n in ("results.csv", "attribution.csv")}
+    names = ("results.csv", "attribution.csv", "paired.csv", "FINDINGS.md")
+    before = {n: (first_run / n).read_bytes() for n in names}
+    before["items.csv.gz"] = (first_run / "items.csv.gz").read_bytes()
     capsys.readouterr()
     run_study(STUDY, Config(out=first_run, **SMALL))
     out = capsys.readouterr().out
     assert "fine-tuned weights: 0 trained, 0 loaded" in out and "; 0 cells computed" in out
-    for name, table in before.items():
-        pd.testing.assert_frame_equal(pd.read_csv(first_run / name), table)
+    for name, content in before.items():
+        assert (first_run / name).read_bytes() == content, name
     # Without the result cells every number is recomputed from the saved weights (none
     # retrained) and comes out the same. (Retraining is bitwise deterministic too: see
     # tests/unit/training/test_finetune.py::test_saved_variants_are_reused_and_identical.)
@@ -123,8 +245,8 @@ def test_rerun_reuses_weights_and_cells_and_reproduces(first_run, capsys):
     run_study(STUDY, Config(out=first_run, **SMALL))
     out = capsys.readouterr().out
     assert "fine-tuned weights: 0 trained, 8 loaded" in out and "; 11 cells computed" in out
-    for name, table in before.items():
-        pd.testing.assert_frame_equal(pd.read_csv(first_run / name), table)
+    for name, content in before.items():
+        assert (first_run / name).read_bytes() == content, name
 
 
 @pytest.mark.parametrize("settings, message", [
@@ -135,6 +257,7 @@ def test_rerun_reuses_weights_and_cells_and_reproduces(first_run, capsys):
     (dict(shots=(2, 4)), "--shots must include 0"),
     (dict(attribution=("v+zs",)), "only suffix"),
     (dict(dtype="bf16"), "float32 only"),
+    (dict(attribution_shots=0), "--attribution-shots must be >= 1"),
 ])
 def test_bad_input_is_one_line(settings, message, tmp_path):
     with pytest.raises(ValueError) as error:

@@ -1,5 +1,6 @@
 """The task-interference study end to end on the smallest suite models, in process: outputs,
-resume, determinism, continued training with injections, and one-line errors."""
+exhaustive rare-task scoring, intervals, generated findings, resume, determinism, continued
+training with injections, and one-line errors."""
 
 from __future__ import annotations
 
@@ -14,7 +15,9 @@ import pytest
 import torch
 
 import interp
+from interp.runs.findings import findings_from, load_tables, table_file
 from interp.runs.study import run_study
+from interp.scoring import item_id
 from interp.studies.task_interference import (
     STUDY,
     Config,
@@ -25,16 +28,18 @@ from interp.studies.task_interference import (
     mixture_sequences,
     upsampled_plan,
 )
-from interp.tasks import get_task
+from interp.studies.task_interference.findings import mean_step_sentence
+from interp.studies.task_interference.results import ITEMS_COLUMNS
+from interp.tasks import get_task, task_population
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "studies" / "task_interference.py"
 SMALL = dict(models=("suite/pythia-s1", "suite/pythia-s2"), checkpoints=("none",),
              train_models=("suite/pythia-s1",), recovery_models=("suite/pythia-s1",),
              rare_tasks=("rare_comparison_0", "rare_comparison_4", "rare_modadd_0"),
-             n=12, grad_n=8, fisher_n=3, gaps=(0, 4), train_steps=16, burn_in=4,
-             recovery_steps=12, factors=(1, 64), eval_n=12, train_batch=8)
-TABLES = ["ladder", "cosines", "token_split", "fisher", "forget", "recovery", "results"]
+             n=100, grad_n=64, fisher_n=3, gaps=(0, 1, 4), train_steps=16, burn_in=4,
+             recovery_steps=12, factors=(1, 64), eval_n=100, train_batch=8)
+TABLES = ["ladder", "cosines", "token_split", "fisher", "forget", "recovery", "items", "results"]
 
 
 def record(out: Path) -> dict:
@@ -49,7 +54,7 @@ def first_run(tmp_path_factory):
 
 
 def test_outputs_tables_and_figures(first_run):
-    for stem in ("ladder_heatmap", "gradient_cosines_groups", "gradient_cosines_size",
+    for stem in ("ladder_heatmap", "ladder_steps", "gradient_cosines_groups", "gradient_cosines_size",
                  "token_split", "fisher_overlap", "update_forget", "recovery"):
         assert (first_run / f"{stem}.png").stat().st_size > 10_000, stem
         assert (first_run / f"{stem}.pdf").is_file()
@@ -67,13 +72,13 @@ def test_outputs_tables_and_figures(first_run):
     assert split.cosine.between(-1, 1).all()
     assert "reference" not in split.columns  # a dict cell: no columns of the other tables
     forget = pd.read_csv(first_run / "forget.csv")
-    assert set(forget.variant) == {0, 4}
+    assert set(forget.variant) == {0, 1, 4}
     assert forget[forget.variant == 0].injected.sum() == 0
     # 4 blocks every 4 steps from step 4 of 16: injections before steps 5, 9, 13.
     assert forget[(forget.variant == 4) & (forget.injected > 0)].step.tolist() == [5, 9, 13]
     assert forget.rare_loss.notna().all()  # traced after every step
     found = record(first_run)
-    assert found["config"]["grad_n"] == 8 and "torch" in found["versions"]
+    assert found["config"]["grad_n"] == 64 and "torch" in found["versions"]
     assert "recovery_final_accuracy" in found["summary"]
     assert found["plan"]["gradient_tasks"] == ["rare_comparison_0", "rare_comparison_4",
                                                "rare_modadd_0"]
@@ -81,29 +86,105 @@ def test_outputs_tables_and_figures(first_run):
 
 def test_master_table_and_captions_come_from_the_tables(first_run):
     results = pd.read_csv(first_run / "results.csv")
-    assert set(results.experiment) == {"ladder", "gradients", "token_split", "fisher", "forget",
-                                       "injections", "recovery"}
+    assert set(results.experiment) == {"ladder", "ladder_steps", "gradients", "token_split",
+                                       "fisher", "forget", "injections", "recovery"}
+    assert {"lo", "hi", "n", "p"} <= set(results.columns)
     ladder = pd.read_csv(first_run / "ladder.csv").set_index(["model", "task"])
     acc = results[(results.experiment == "ladder") & (results.measure == "accuracy")]
     for row in acc.itertuples():
         assert row.value == pytest.approx(ladder.loc[(row.model, row.task), "accuracy"])
-    final = results[(results.experiment == "forget") & (results.condition == "gap 4")]
+    final = results[(results.experiment == "forget") & (results.condition == "gap 4")
+                    & (results.measure == "final_rare_loss")]
     assert final.value.item() == pytest.approx(record(first_run)["summary"][
         "forget_final_rare_loss"]["suite/pythia-s1 gap 4"], abs=1e-4)
     text = (first_run / "CAPTIONS.md").read_text()
-    for stem in ("ladder_heatmap", "gradient_cosines_groups", "token_split", "fisher_overlap",
-                 "update_forget", "forgetting_summary", "recovery", "results.csv"):
+    for stem in ("ladder_heatmap", "ladder_steps", "gradient_cosines_groups", "token_split",
+                 "fisher_overlap", "update_forget", "forgetting_summary", "recovery",
+                 "results.csv", "items.csv.gz"):
         assert stem in text, stem
-    means = ladder.reset_index().query("kind == 'comparison'").groupby("model").accuracy.mean()
-    assert f"The mean over the copies is {means.iloc[0]:.3f}, {means.iloc[1]:.3f}" in text
+    assert "ci95" not in text and "±0.10" not in text  # no home-made normal interval
+
+
+def test_rare_tasks_are_scored_exhaustively_on_distinct_items(first_run):
+    # n = 100 asks for more than a copy has: every test instance is scored, once, and the
+    # tables report the real n.
+    ladder = pd.read_csv(first_run / "ladder.csv")
+    items = load_tables(first_run, ["items"])["items"]
+    assert list(items.columns) == ITEMS_COLUMNS
+    for row in ladder.itertuples():
+        population = task_population(row.task)
+        assert row.n == population < SMALL["n"]
+        scored = items[(items.experiment == "ladder") & (items.model == row.model)
+                       & (items.task == row.task)]
+        assert scored.item.is_unique and len(scored) == population
+        expected = {item_id(e) for e in get_task(row.task, n="all").examples}
+        assert set(scored.item) == expected
+        assert scored.correct.mean() == pytest.approx(row.accuracy)
+    # Continued training scores the focus task on every instance too, at its two ends.
+    recovery = items[items.experiment == "recovery"]
+    assert set(recovery.step) == {0, SMALL["recovery_steps"]}
+    assert recovery.groupby(["condition", "step"]).item.nunique().eq(
+        task_population("rare_comparison_4")).all()
+
+
+def test_every_accuracy_has_an_interval_within_0_and_1(first_run):
+    results = pd.read_csv(first_run / "results.csv")
+    acc = results[results.measure.str.endswith("accuracy") & ~results.measure.str.startswith("delta")]
+    assert len(acc) > 0 and acc[["lo", "hi", "n"]].notna().all().all()
+    assert (acc.lo >= 0).all() and (acc.hi <= 1).all()
+    assert ((acc.lo <= acc.value) & (acc.value <= acc.hi)).all()
+    assert (acc.lo < acc.hi).all()  # never a zero-width interval
+    deltas = results[results.measure.isin(["delta_accuracy", "delta_loss"])]
+    assert {"ladder_steps", "recovery", "forget"} <= set(deltas.experiment)
+    assert ((deltas.lo <= deltas.value) & (deltas.value <= deltas.hi)).all()
+    paired = results[results.measure == "delta_accuracy"]
+    assert paired.lo.between(-1, 1).all() and paired.hi.between(-1, 1).all()
+    assert paired.p.between(0, 1).all()
+    ladder = pd.read_csv(first_run / "ladder.csv")
+    assert ladder.accuracy_lo.between(0, 1).all() and ladder.accuracy_hi.between(0, 1).all()
+    # Recovery's effect is the end minus the start on the same items.
+    rec = results[results.experiment == "recovery"].set_index(["condition", "measure"])
+    effect = rec.loc[("x64, end vs start", "delta_accuracy"), "value"]
+    assert effect == pytest.approx(rec.loc[("x64", "final_rare_accuracy"), "value"]
+                                   - rec.loc[("x64", "start_rare_accuracy"), "value"])
+
+
+def test_findings_regenerate_from_the_written_folder(first_run):
+    written = (first_run / "FINDINGS.md").read_text()
+    assert findings_from(STUDY, first_run).strip() == written.strip()
+    assert "chance 1/11 = 0.09" in written and "chance 1/2 = 0.50" in written
+    assert "What our runs show vs the paper" in written
+
+
+def test_a_step_is_called_a_difference_only_when_its_interval_excludes_0(first_run):
+    def step(condition, lo, hi):
+        return dict(kind="comparison", task="comparison (all copies)", condition=condition,
+                    delta_accuracy=(lo + hi) / 2, delta_accuracy_lo=lo, delta_accuracy_hi=hi,
+                    mcnemar_p=0.001 if lo > 0 else 0.5, n=396, discordant_better=40,
+                    discordant_worse=10)
+    steps = pd.DataFrame([step("s2 vs s1", 0.02, 0.12), step("s3 vs s2", -0.02, 0.06)])
+    text = mean_step_sentence(steps, "comparison")
+    assert "s3 vs s2 no detectable difference (Δ = +0.02" in text
+    assert "rises at s2 vs s1; no detectable difference at s3 vs s2" in text
+    assert "every size step" not in text
+    # The same rule in the run's findings: each pooled step reads as its interval says.
+    results = pd.read_csv(first_run / "results.csv")
+    written = (first_run / "FINDINGS.md").read_text()
+    pooled = results[(results.experiment == "ladder_steps") & results.task.str.endswith("copies)")]
+    assert len(pooled) > 0
+    for row in pooled.itertuples():
+        silent = row.lo <= 0 <= row.hi
+        assert (f"{row.condition} no detectable difference" in written) == silent, row
 
 
 def test_rerun_resumes_and_reproduces(first_run, tmp_path):
-    before = {t: pd.read_csv(first_run / f"{t}.csv") for t in TABLES}
+    before = {t: pd.read_csv(table_file(first_run, t)) for t in TABLES}
+    findings = (first_run / "FINDINGS.md").read_text()
     run_study(STUDY, Config(out=first_run, **SMALL), quiet=True)
     assert record(first_run)["cells"]["computed"] == 0
     for t in TABLES:
-        pd.testing.assert_frame_equal(pd.read_csv(first_run / f"{t}.csv"), before[t])
+        pd.testing.assert_frame_equal(pd.read_csv(table_file(first_run, t)), before[t])
+    assert (first_run / "FINDINGS.md").read_text() == findings
     assert not [p for p in (first_run / "cells").iterdir() if p.is_dir()], "states are removed"
     # A fresh folder recomputes every cell and gets the same numbers (deterministic on CPU).
     fresh = Config(out=tmp_path, **{**SMALL, "models": ("suite/pythia-s1",)},
@@ -123,7 +204,7 @@ def _continue(steps, plan, state_dir=None, save_every=25):
     config = ContinuedTraining(steps=steps, batch_size=8, lr=3e-3, warmup=2,
                                save_every=save_every)
     return continue_training(model, seqs, plan, "rare_comparison_4", focus, config,
-                             state_dir=state_dir, progress=False)
+                             state_dir=state_dir, progress=False)["rows"]
 
 
 def test_interrupted_training_resumes_to_the_same_numbers(tmp_path):
@@ -132,6 +213,7 @@ def test_interrupted_training_resumes_to_the_same_numbers(tmp_path):
     _continue(10, plan, state_dir=tmp_path, save_every=5)  # leaves the state of step 5
     state = torch.load(tmp_path / "state.pt", weights_only=False)
     assert state["step"] == 5 and len(state["rows"]) == 6
+    assert {r["step"] for r in state["items"]} == {0}  # the start's outcomes travel with it
     assert [p.name for p in tmp_path.iterdir()] == ["state.pt"]  # no temporary left behind
     state["rows"][0]["train_loss"] = 123.0  # a marker: a resumed run keeps the saved rows
     torch.save(state, tmp_path / "state.pt")

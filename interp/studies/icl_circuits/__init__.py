@@ -3,7 +3,10 @@
 ``studies/icl_circuits.py`` is the CLI. Fine-tuning variants (all, attn, qk, v, o, none; each
 with and without the annealed few-shot loss) are scored at several shot counts on the target
 and held-out tasks; QK / V patching between base and fine-tuned model attributes the change
-per layer; ICL-head scores; and the paper's linear-attention toy (``toy``).
+per layer; ICL-head scores; and the paper's linear-attention toy (``toy``). Every
+evaluation keeps its per-item outcomes (table ``items``), so each difference between two
+variants gets a paired interval on the same items beside the t-interval over seeds
+(``tables``); the README's findings are generated from the tables (``findings``).
 
 One small model, the qk variant (two steps, one seed) against the base, no toy:
 
@@ -14,7 +17,7 @@ One small model, the qk variant (two steps, one seed) against the base, no toy:
 ...                 attribution=("qk",), toy_seeds=0, threads=1)
 >>> outcome = run_study(STUDY, config, quiet=True)
 >>> sorted(outcome.tables)
-['attribution', 'finetunes', 'icl_heads', 'preserved', 'results']
+['attribution', 'comparisons', 'finetunes', 'icl_heads', 'items', 'paired', 'preserved', 'results']
 >>> sorted(outcome.tables["results"].variant.unique())
 ['none', 'qk', 'qk+fs']
 """
@@ -31,24 +34,36 @@ from interp.studies.icl_circuits.config import (
     Config,
 )
 from interp.studies.icl_circuits.experiment import (
+    ITEM_COLUMNS,
     RESULT_COLUMNS,
     attribute,
+    eval_tasks,
     evaluate_variants,
-    preserved_table,
     run,
     run_toy,
+    task_size,
     weights_path,
 )
 from interp.studies.icl_circuits.figures import draw_figures, draw_toy, figures
+from interp.studies.icl_circuits.findings import findings
 from interp.studies.icl_circuits.report import captions, report, summary
+from interp.studies.icl_circuits.tables import (
+    attribution_rows,
+    comparisons_table,
+    paired_table,
+    preserved_table,
+    with_intervals,
+)
 from interp.studies.icl_circuits.toy import LinearAttention, ToyConfig
 from interp.studies.icl_circuits import toy
 
 STUDY = Study("icl_circuits", config=Config, run=run, figures=figures, report=report,
-              cache_version=2)
+              cache_version=3)  # 3: cells keep per-item rows
 
 __all__ = ["DEFAULT_ATTRIBUTION", "DEFAULT_HELDOUT", "DEFAULT_MODELS", "DEFAULT_N",
-           "DEFAULT_SHOTS", "DEFAULT_TARGET", "DEFAULT_TRAINABLE", "RESULT_COLUMNS", "STUDY",
-           "Config", "LinearAttention", "ToyConfig", "attribute", "captions", "draw_figures",
-           "draw_toy", "evaluate_variants", "figures", "preserved_table", "report", "run",
-           "run_toy", "summary", "toy", "weights_path"]
+           "DEFAULT_SHOTS", "DEFAULT_TARGET", "DEFAULT_TRAINABLE", "ITEM_COLUMNS",
+           "RESULT_COLUMNS", "STUDY", "Config", "LinearAttention", "ToyConfig", "attribute",
+           "attribution_rows", "captions", "comparisons_table", "draw_figures", "draw_toy",
+           "eval_tasks", "evaluate_variants", "figures", "findings", "paired_table",
+           "preserved_table", "report", "run", "run_toy", "summary", "task_size", "toy",
+           "weights_path", "with_intervals"]

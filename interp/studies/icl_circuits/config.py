@@ -65,6 +65,9 @@ class Config(StudyConfig):
             raise ValueError("--seeds and --steps must be >= 1 and --n >= 2")
         if any(k < 0 for k in self.shots) or 0 not in self.shots or len(self.shots) < 2:
             raise ValueError("--shots must include 0 and at least one count >= 1")
+        if self.attribution_shots < 1:
+            raise ValueError("--attribution-shots must be >= 1: ICL heads and patches read the "
+                             "demonstrations")
         if not any(v.trainable == "none" for v in self.variant_list):
             raise ValueError("--variants must include 'none': it is the base every variant is "
                              "compared to")
@@ -74,14 +77,23 @@ class Config(StudyConfig):
             raise ValueError("--toy-steps takes two counts >= 1: pretraining and fine-tuning steps")
         for name in self.models:
             resolve(name)  # a name that is no model fails here, before anything loads
-        for name in self.tasks:
-            get_task(name, n=2, seed=self.seed, split="test", shots=0)  # unknown names fail here
+        for name in self.tasks:  # unknown names fail here (two items: every task has them)
+            get_task(name, n=2, seed=self.seed, split="test", shots=0)
         get_task(self.target_task, n=2, split="train", shots=self.fs_shots)  # fail early if unfit
 
     @property
     def tasks(self) -> tuple[str, ...]:
         """Every evaluated task: the target first, then the held-out ones."""
         return (self.target_task, *self.heldout_tasks)
+
+    def chance(self, task: str) -> float:
+        """Chance accuracy on ``task``: one over its number of answer choices.
+
+        >>> Config(out=Path("/tmp/icl")).chance("icl_fixed_flipped")
+        0.5
+        """
+        example = get_task(task, n=1, seed=self.seed, split="test", shots=1).examples[0]
+        return 1 / len(example.choices)
 
     @property
     def variant_list(self) -> list[Variant]:

@@ -1,30 +1,41 @@
-"""The ICL-circuits run: fine-tune each variant, score it at every shot count, patch QK / V
-against the base model, score ICL heads, and run the linear-attention toy -> tidy tables."""
+"""The ICL-circuits run: fine-tune each variant, score it item by item at every shot count,
+patch QK / V against the base model, score ICL heads, and run the linear-attention toy ->
+tidy tables (every evaluation's per-item outcomes in table "items")."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 from tqdm.auto import tqdm
 from transformers.utils import logging as hf_logging
 
-from interp.analysis.patching import gap_fraction, icl_head_scores, patch_sweep
+from interp.analysis.patching import DIRECTIONS, SITES, icl_head_scores, patched
+from interp.attention import plain_model
+from interp.interventions import PatternSwap
 from interp.runs.cache import ResultCache
 from interp.runs.study import Tables
-from interp.scoring import evaluate
+from interp.scoring import evaluate_items, score_task, summarize
 from interp.studies.icl_circuits.config import Config
+from interp.studies.icl_circuits.tables import (BASE, NO_PATCH, attribution_rows, comparisons_table,
+                                                paired_table, preserved_table, toy_summary,
+                                                with_intervals)
 from interp.studies.icl_circuits.toy import run_toy as toy_rows
-from interp.tasks import get_task
+from interp.tasks import get_task, task_population
 from interp.tasks.base import Task
 from interp.training.finetune import Variant, cell_key, fine_tuned, saved_meta
 
 RESULT_COLUMNS = ["model", "variant", "trainable", "few_shot", "seed", "task", "role", "shots",
-                  "n", "accuracy", "loss"]
+                  "n", "accuracy", "accuracy_lo", "accuracy_hi", "delta_accuracy",
+                  "delta_accuracy_lo", "delta_accuracy_hi", "mcnemar_p", "loss"]
+# One row per scored item; "patch" is "none" for a plain evaluation, else the attribution
+# cell ("restore qk L1": the tuned model run with the base's layer-1 pattern) or one of its
+# unpatched ends ("base", "tuned") through the same engine.
+ITEM_COLUMNS = ["model", "variant", "seed", "task", "shots", "patch", "item", "chosen",
+                "correct", "loss"]
 PATCH_COLUMNS = ["model", "variant", "direction", "site", "layer", "task", "n", "metric",
-                 "accuracy", "loss", "gap", "fraction"]
+                 "accuracy", "loss", "gap", "gap_lo", "gap_hi", "moved", "moved_lo",
+                 "moved_hi", "fraction"]
 HEAD_COLUMNS = ["model", "model_state", "task", "layer", "head", "n", "label_attention",
                 "answer_attention"]
 FINETUNE_COLUMNS = ["model", "variant", "seed", "weights", "first_loss", "last_loss"]
@@ -32,29 +43,52 @@ EvalTasks = dict[tuple[str, int], Task]  # (task name, shots) -> task
 
 
 def run(config: Config, cache: ResultCache) -> Tables:
-    """Every table of the study: results (master: accuracy and loss per model, variant,
-    seed, task and shots), preserved, attribution, icl_heads, finetunes (which weights were
-    trained or loaded this run, with their first and last loss) and toy."""
+    """Every table of the study: results (master: accuracy, loss and intervals per model,
+    variant, seed, task and shots), items, preserved, paired, comparisons, attribution,
+    icl_heads, toy, toy_summary and finetunes (which weights were trained or loaded this run,
+    with their first and last loss)."""
     hf_logging.disable_progress_bar()  # dozens of loads and saves: one study bar is enough
-    eval_tasks = {(name, k): get_task(name, n=config.n, seed=config.seed, split="test", shots=k)
-                  for name in config.tasks for k in config.shots}
-    frames, logs, attribution, heads = [], [], [], []
+    tasks = eval_tasks(config)
+    frames, items, logs, attribution, heads = [], [], [], [], []
     for model_name in config.models:
-        rows, log = evaluate_variants(model_name, eval_tasks, config, cache)
+        rows, scored, log = evaluate_variants(model_name, tasks, config, cache)
+        patches, patch_items, scores = attribute(model_name, config, cache)
         frames.append(rows)
+        items += [scored, patch_items]
         logs.append(log)
-        patches, scores = attribute(model_name, config, cache)
         attribution.append(patches)
         heads.append(scores)
-    results = pd.concat(frames, ignore_index=True)[RESULT_COLUMNS]
-    tables = dict(results=results, preserved=preserved_table(results),
+    items = pd.concat(items, ignore_index=True)[ITEM_COLUMNS]
+    plain = items[items.patch == NO_PATCH]
+    results = with_intervals(pd.concat(frames, ignore_index=True), plain)[RESULT_COLUMNS]
+    paired = paired_table(items, [v.name for v in config.variant_list])
+    tables = dict(results=results, items=items, preserved=preserved_table(items, paired),
+                  paired=paired, comparisons=comparisons_table(items, paired),
                   attribution=pd.concat(attribution, ignore_index=True),
                   icl_heads=pd.concat(heads, ignore_index=True))
     toy = run_toy(config, cache)
     if not toy.empty:
-        tables["toy"] = toy
+        tables.update(toy=toy, toy_summary=toy_summary(toy))
     tables["finetunes"] = pd.concat(logs, ignore_index=True).reindex(columns=FINETUNE_COLUMNS)
     return tables
+
+
+def task_size(name: str, n: int, shots: int, split: str = "test") -> int:
+    """``n``, or every distinct item where the task has fewer (a 0-shot fixed-mapping prompt is
+    just "word ->": a handful exist, and they are scored exhaustively).
+
+    >>> task_size("icl_fixed", 48, 0), task_size("icl_fixed", 48, 2)
+    (10, 48)
+    """
+    population = task_population(name, split=split, shots=shots)
+    return n if population is None else min(n, population)
+
+
+def eval_tasks(config: Config) -> EvalTasks:
+    """The test items of every (task, shots): ``config.n`` of each, or all where fewer exist."""
+    return {(name, k): get_task(name, n=task_size(name, config.n, k), seed=config.seed,
+                                split="test", shots=k)
+            for name in config.tasks for k in config.shots}
 
 
 def weights_path(cache: ResultCache, model_name: str, variant: Variant, seed: int,
@@ -64,104 +98,130 @@ def weights_path(cache: ResultCache, model_name: str, variant: Variant, seed: in
                                 **cell_key(variant, seed, config.finetune)))
 
 
-def evaluate_variants(model_name: str, eval_tasks: EvalTasks, config: Config,
-                      cache: ResultCache) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Accuracy and loss of every (variant, seed) on every (task, shots): tidy rows; and one
-    row per fine-tuned copy saying whether its weights were trained, loaded or not needed."""
-    frames, log = [], []
-    finetune = config.finetune
+def evaluate_variants(model_name: str, tasks: EvalTasks, config: Config, cache: ResultCache
+                      ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Every (variant, seed) on every (task, shots): summary rows, per-item rows, and one row
+    per fine-tuned copy saying whether its weights were trained, loaded or not needed."""
+    frames, items, log = [], [], []
     jobs = [(v, s) for v in config.variant_list
-            for s in (range(1) if v.trainable == "none" else range(config.seeds))]
+            for s in (range(1) if v.trainable == BASE else range(config.seeds))]
     for variant, seed in tqdm(jobs, desc=f"{model_name} variants", mininterval=5):
         key = dict(**cache.model_key(model_name), variant=variant.name, seed=seed,
-                   config=finetune.key(), n=config.n, eval_seed=config.seed,
-                   tasks=sorted(f"{t}@{k}" for t, k in eval_tasks))
+                   config=config.finetune.key(), n=config.n, eval_seed=config.seed,
+                   tasks=sorted(f"{t}@{k}" for t, k in tasks))
         path = weights_path(cache, model_name, variant, seed, config)
         loaded = {}
 
         def compute():
-            model, reused = fine_tuned(model_name, variant, finetune, seed=seed, path=path,
-                                       device=config.device, force=config.force)
+            model, reused = fine_tuned(model_name, variant, config.finetune, seed=seed,
+                                       path=path, device=config.device, force=config.force)
             loaded["weights"] = "loaded" if reused else "trained"
-            rows = [evaluate(model, [task], condition=variant.name, name=model_name,
-                             batch_size=config.batch_size, progress=False)
-                    .assign(task=name, shots=k) for (name, k), task in eval_tasks.items()]
-            return pd.concat(rows, ignore_index=True)
+            return score_variant(model, model_name, variant, tasks, config.batch_size)
 
-        rows = cache.get(key, compute)
+        cell = cache.get(key, compute)
         if variant.components:
             meta = saved_meta(path) or {}
             log.append(dict(model=model_name, variant=variant.name, seed=seed,
                             weights=loaded.get("weights", "not needed"),
                             first_loss=meta.get("first_loss"), last_loss=meta.get("last_loss")))
-        role = rows.task.map(lambda t: "target" if t == config.target_task else "heldout")
-        frames.append(rows.assign(variant=variant.name, trainable=variant.trainable,
-                                  few_shot=variant.few_shot, seed=seed, role=role))
+        ids = dict(model=model_name, variant=variant.name, seed=seed)
+        frames.append(cell["rows"].assign(variant=variant.name, trainable=variant.trainable,
+                                          few_shot=variant.few_shot, seed=seed))
+        items.append(cell["items"].assign(**ids, patch=NO_PATCH))
     table = pd.concat(frames, ignore_index=True)
+    table["role"] = table.task.map(lambda t: "target" if t == config.target_task else "heldout")
     # "none" never trains: its one run is every seed's base.
-    base = table[table.trainable == "none"]
+    base = table[table.trainable == BASE]
     copies = [base.assign(seed=s) for s in range(1, config.seeds)]
-    return pd.concat([table, *copies], ignore_index=True), pd.DataFrame(log)
+    return (pd.concat([table, *copies], ignore_index=True),
+            pd.concat(items, ignore_index=True), pd.DataFrame(log))
 
 
-def preserved_table(results: pd.DataFrame) -> pd.DataFrame:
-    """Per (model, variant, task): % of the base model's few-shot accuracy (mean over k >= 1)
-    kept after fine-tuning, mean and 95% t-interval over seeds; and zero-shot accuracy."""
-    few = results[results.shots > 0].groupby(["model", "variant", "seed", "task"]).accuracy.mean()
-    zero = results[results.shots == 0].set_index(["model", "variant", "seed", "task"]).accuracy
-    base = few.xs("none", level="variant").groupby(["model", "task"]).mean()
-    frame = few.rename("few_shot_accuracy").reset_index()
-    frame["zero_shot_accuracy"] = zero.reindex(
-        pd.MultiIndex.from_frame(frame[["model", "variant", "seed", "task"]])).to_numpy()
-    frame["base_few_shot"] = [base.loc[(m, t)] for m, t in zip(frame.model, frame.task)]
-    frame["preserved"] = 100 * frame.few_shot_accuracy / frame.base_few_shot
-    rows = []
-    for (model, variant, task), group in frame.groupby(["model", "variant", "task"], sort=False):
-        values = group.preserved.to_numpy()
-        half = (stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
-                if len(values) > 1 else np.nan)
-        rows.append(dict(model=model, variant=variant, task=task, seeds=len(values),
-                         preserved=values.mean(), ci_low=values.mean() - half,
-                         ci_high=values.mean() + half,
-                         few_shot_accuracy=group.few_shot_accuracy.mean(),
-                         base_few_shot=group.base_few_shot.iloc[0],
-                         zero_shot_accuracy=group.zero_shot_accuracy.mean()))
-    return pd.DataFrame(rows)
+def score_variant(model, model_name: str, variant: Variant, tasks: EvalTasks,
+                  batch_size: int) -> dict[str, pd.DataFrame]:
+    """One cell: summary rows (model, task, shots, n, accuracy, loss) and per-item rows
+    (task, shots, item, chosen, correct, loss) of ``model`` on every (task, shots)."""
+    scored = [evaluate_items(model, [task], condition=variant.name, name=model_name,
+                             batch_size=batch_size, progress=False).assign(shots=k)
+              for (_, k), task in tasks.items()]
+    items = pd.concat(scored, ignore_index=True)
+    rows = pd.concat([summarize(part).assign(shots=k) for (_, k), part in
+                      zip(tasks, scored)], ignore_index=True)
+    return dict(rows=rows[["model", "task", "shots", "n", "accuracy", "loss"]],
+                items=items[["task", "shots", "item", "chosen", "correct", "loss"]])
 
 
-def attribute(model_name: str, config: Config,
-              cache: ResultCache) -> tuple[pd.DataFrame, pd.DataFrame]:
+def attribute(model_name: str, config: Config, cache: ResultCache
+              ) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     """Patch QK / V per layer between the base and each attribution variant (seed 0), both
-    directions, on the held-out tasks at ``attribution_shots``; and ICL-head scores."""
-    tasks = [get_task(name, n=config.n, seed=config.seed, split="test",
-                      shots=config.attribution_shots) for name in config.heldout_tasks]
+    directions, on the held-out tasks at ``attribution_shots``: the attribution rows, their
+    per-item outcomes, and ICL-head scores."""
+    k = config.attribution_shots
+    tasks = [get_task(name, n=task_size(name, config.n, k), seed=config.seed, split="test",
+                      shots=k) for name in config.heldout_tasks]
     finetune = config.finetune
-    base_model, _ = fine_tuned(model_name, Variant("none"), finetune, seed=0, path=None,
+    base_model, _ = fine_tuned(model_name, Variant(BASE), finetune, seed=0, path=None,
                                device=config.device)
-    sweeps, heads = [], []
+    sweeps, items, heads = [], [], []
     for variant in [Variant.parse(v) for v in config.attribution]:
         key = dict(part="attribution", **cache.model_key(model_name), variant=variant.name,
-                   config=finetune.key(), n=config.n, eval_seed=config.seed,
-                   shots=config.attribution_shots, tasks=list(config.heldout_tasks))
+                   config=finetune.key(), n=config.n, eval_seed=config.seed, shots=k,
+                   tasks=list(config.heldout_tasks))
 
         def compute(variant=variant):
             tuned, _ = fine_tuned(model_name, variant, finetune, seed=0, device=config.device,
                                   path=weights_path(cache, model_name, variant, 0, config))
-            sweep = patch_sweep(base_model, tuned, tasks, batch_size=config.batch_size)
-            scored = [gap_fraction(sweep, metric) for metric in ("loss", "accuracy")]
             head_rows = [icl_head_scores(tuned, t).assign(model_state=variant.name) for t in tasks]
-            return dict(patch=pd.concat(scored, ignore_index=True),
+            return dict(items=patch_items(base_model, tuned, tasks, config.batch_size),
                         heads=pd.concat(head_rows, ignore_index=True))
 
         cell = cache.get(key, compute)
-        sweeps.append(cell["patch"].assign(model=model_name, variant=variant.name))
+        ids = dict(model=model_name, variant=variant.name)
+        sweeps.append(attribution_rows(cell["items"]).assign(**ids))
+        items.append(cell["items"].assign(**ids, seed=0, shots=k,
+                                          patch=patch_labels(cell["items"])))
         heads.append(cell["heads"])
     base_heads = pd.concat([icl_head_scores(base_model, t) for t in tasks])
     heads = pd.concat([base_heads.assign(model_state="base"), *heads], ignore_index=True)
-    heads = heads.assign(model=model_name)[HEAD_COLUMNS]
-    heads = heads.astype({"layer": int, "head": int, "n": int})
+    heads = heads.assign(model=model_name)[HEAD_COLUMNS].astype({"layer": int, "head": int,
+                                                                 "n": int})
     sweeps = pd.concat(sweeps, ignore_index=True)[PATCH_COLUMNS]
-    return sweeps.astype({"layer": int, "n": int}), heads
+    return sweeps.astype({"layer": int, "n": int}), pd.concat(items, ignore_index=True), heads
+
+
+def patch_labels(cell: pd.DataFrame) -> pd.Series:
+    """The items table's ``patch`` of each attribution row: "base" / "tuned" for the
+    unpatched ends, else "<direction> <site> L<layer>".
+
+    >>> cell = pd.DataFrame(dict(direction=["base", "restore"], site=["none", "qk"], layer=[-1, 2]))
+    >>> patch_labels(cell).tolist()
+    ['base', 'restore qk L2']
+    """
+    patched_row = ~cell.direction.isin(["base", "tuned"])
+    label = cell.direction + " " + cell.site + " L" + cell.layer.astype(int).astype(str)
+    return label.where(patched_row, cell.direction)
+
+
+def patch_items(base: object, tuned: object, tasks: list[Task], batch_size: int) -> pd.DataFrame:
+    """Per-item outcomes of every patch cell (direction, site, layer) on every task, and of
+    the two unpatched ends ("base", "tuned"; site "none", layer -1) through the same engine,
+    so that a patch that changes nothing matches its end exactly."""
+    layers = range(plain_model(base).config.num_hidden_layers)
+    frames = []
+    for task in tasks:
+        runs = [(end, "none", -1, PatternSwap.base(model))
+                for end, model in (("base", base), ("tuned", tuned))]
+        for direction in DIRECTIONS:
+            recipient, donor = (tuned, base) if direction == "restore" else (base, tuned)
+            runs += [(direction, site, layer, patched(recipient, donor, site, layer))
+                     for site in SITES for layer in layers]
+        for direction, site, layer, engine in runs:
+            score = score_task(engine, task, batch_size=batch_size, progress=False)
+            frames.append(pd.DataFrame(dict(
+                direction=direction, site=site, layer=layer, task=task.name,
+                item=list(score.items), chosen=list(score.chosen), correct=score.correct,
+                loss=score.loss)))
+    return pd.concat(frames, ignore_index=True)
 
 
 def run_toy(config: Config, cache: ResultCache) -> pd.DataFrame:

@@ -17,7 +17,7 @@ The ladder alone, on one small model, two rare copies and four instances each:
 ...                 rare_tasks=("rare_comparison_0", "rare_comparison_5"), n=4, eval_n=4, threads=1)
 >>> outcome = run_study(STUDY, config, quiet=True)
 >>> sorted(outcome.tables), outcome.tables["results"].shape[0]
-(['ladder', 'results'], 4)
+(['items', 'ladder', 'results'], 4)
 """
 
 from interp.runs.study import Study
@@ -37,27 +37,30 @@ from interp.studies.task_interference.continued import (
 )
 from interp.studies.task_interference.experiment import run
 from interp.studies.task_interference.facts import (
+    chance_of,
     continued_lr,
     corpus_config,
     extreme_copies,
     ladder_frequency,
     model_facts,
     rare_copy,
+    sample_task,
     train_info,
 )
 from interp.studies.task_interference.figures import figures
 from interp.studies.task_interference.gradients import gradient_interference
-from interp.studies.task_interference.ladder import ladder_rows
+from interp.studies.task_interference.ladder import ladder_cell
 from interp.studies.task_interference.mixture import inject_blocks, mixture_sequences
 from interp.studies.task_interference.report import report, summary, summary_text
 from interp.studies.task_interference.results import results_table
 
 STUDY = Study("task_interference", config=Config, run=run, figures=figures, report=report,
-              cache_version=2)
+              cache_version=3)
 
 __all__ = ["DEFAULT_FREQUENT", "DEFAULT_RARE", "EXPERIMENTS", "FAMILY_SIZES", "STUDY", "Config",
-           "ContinuedTraining", "continue_training", "continued_lr", "corpus_config",
-           "extreme_copies", "figures", "gradient_interference", "inject_blocks",
-           "injection_effects", "ladder_frequency", "ladder_rows", "matched_frequency_plan",
-           "mixture_sequences", "model_facts", "rare_copy", "report", "results_table", "run",
-           "summary", "summary_text", "train_info", "upsampled_plan"]
+           "ContinuedTraining", "chance_of", "continue_training", "continued_lr",
+           "corpus_config", "extreme_copies", "figures", "gradient_interference",
+           "inject_blocks", "injection_effects", "ladder_cell", "ladder_frequency",
+           "matched_frequency_plan", "mixture_sequences", "model_facts", "rare_copy", "report",
+           "results_table", "run", "sample_task", "summary", "summary_text", "train_info",
+           "upsampled_plan"]

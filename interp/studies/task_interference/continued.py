@@ -23,6 +23,7 @@ from interp.training import NonFiniteLossError, Schedule, batch_at
 from interp.types import Sequences
 
 STATE_FILE = "state.pt"
+ITEM_FIELDS = ("step", "item", "chosen", "correct", "loss")
 
 
 def matched_frequency_plan(steps: int, gap: int, *, start: int = 0) -> dict[int, int]:
@@ -88,15 +89,16 @@ def continue_training(
     trace_injections: bool = True,
     label: str = "train",
     progress: bool = True,
-) -> pd.DataFrame:
+) -> dict[str, pd.DataFrame]:
     """Train on ``sequences`` with ``plan[step]`` rare blocks injected into batch ``step``.
 
-    Rows (step, injected, train_loss, rare_loss, rare_accuracy): step 0 is before any update,
-    step t after t updates; ``injected`` counts the blocks in the update that led to step t.
-    The focus task (held-out instances) is scored every ``eval_every`` steps and at every step
-    next to an injection (unless ``trace_injections`` is False). With ``state_dir`` (a cell's
-    ``cache.artifacts(key)``) the weights, optimizer and rows are saved to its ``state.pt``
-    every ``save_every`` steps and an interrupted run resumes from them.
+    Returns ``rows`` (step, injected, train_loss, rare_n, rare_loss, rare_accuracy; step t is
+    after t updates, ``injected`` counts the blocks of the update that led to it) and
+    ``items`` (step, item, chosen, correct, loss at the first and last step: the two ends a
+    before/after comparison pairs). The focus task is scored every ``eval_every`` steps and
+    next to each injection (unless ``trace_injections`` is False): a curve of accuracy and
+    mean loss. With ``state_dir`` (a cell's ``cache.artifacts(key)``) weights, optimizer and
+    both tables are saved to ``state.pt`` every ``save_every`` steps, and a run resumes there.
 
     >>> import interp
     >>> from interp.studies.task_interference.mixture import mixture_sequences
@@ -104,16 +106,15 @@ def continue_training(
     >>> seqs = mixture_sequences("suite/pythia-s1", m.tokenizer, 4, seed=0)
     >>> task = interp.get_task("rare_comparison_4", n=4)
     >>> config = ContinuedTraining(steps=4, batch_size=2, warmup=1)
-    >>> rows = continue_training(m, seqs, {2: 1}, "rare_comparison_4", task, config, progress=False)
-    >>> rows.step.tolist(), rows.injected.tolist()
-    ([0, 1, 2, 3, 4], [0, 0, 0, 1, 0])
+    >>> out = continue_training(m, seqs, {2: 1}, "rare_comparison_4", task, config, progress=False)
+    >>> out["rows"].step.tolist(), out["rows"].injected.tolist(), sorted(set(out["items"].step))
+    ([0, 1, 2, 3, 4], [0, 0, 0, 1, 0], [0, 4])
     """
     schedule = config.schedule()
     device = next(model.parameters()).device
-    optimizer = torch.optim.AdamW(model.parameters(), lr=schedule.lr,
-                                  weight_decay=schedule.weight_decay, betas=(0.9, 0.95))
+    optimizer = _optimizer(model, schedule)
     state_path = None if state_dir is None else Path(state_dir) / STATE_FILE
-    rows, start = _resume(state_path, model, optimizer)
+    rows, items, start = _resume(state_path, model, optimizer)
     torch.manual_seed(config.seed)
     near_injection = {s + d for s in plan for d in (0, 1, 2)} if trace_injections else set()
 
@@ -121,15 +122,17 @@ def continue_training(
         due = step % config.eval_every == 0 or step in near_injection or step == config.steps
         score = score_task(model, focus, batch_size=64, progress=False) if due else None
         rows.append(dict(step=step, injected=injected, train_loss=train_loss,
+                         rare_n=len(focus) if score else 0,
                          rare_loss=score.mean_loss if score else float("nan"),
                          rare_accuracy=score.accuracy if score else float("nan")))
+        if step in (0, config.steps):
+            items.extend(_item_rows(step, score))
 
     model.eval()  # no dropout in the suite; eval mode keeps scoring and training identical
     if start == 0:
         trace(0, 0, float("nan"))
-    bar = tqdm(range(start, config.steps), desc=label, disable=not progress, mininterval=5,
-               leave=False)
-    for step in bar:
+    for step in tqdm(range(start, config.steps), desc=label, disable=not progress,
+                     mininterval=5, leave=False):
         for group in optimizer.param_groups:
             group["lr"] = schedule.lr_at(step)
         tokens = batch_at(sequences, step, config.batch_size)
@@ -140,18 +143,32 @@ def continue_training(
         loss = _update(model, optimizer, tokens.to(device), label, step)
         trace(step + 1, blocks, loss)
         if state_path is not None and (step + 1) % config.save_every == 0 and step + 1 < config.steps:
-            _save_state(state_path, model, optimizer, rows, step + 1)
-    return pd.DataFrame(rows)
+            _save_state(state_path, model, optimizer, rows, items, step + 1)
+    return dict(rows=pd.DataFrame(rows), items=pd.DataFrame(items, columns=list(ITEM_FIELDS)))
 
 
-def _resume(state_path: Optional[Path], model: nn.Module, optimizer) -> tuple[list[dict], int]:
-    """The rows and step saved in ``state_path`` (weights and optimizer loaded), or a fresh start."""
+def _optimizer(model: nn.Module, schedule: Schedule) -> torch.optim.Optimizer:
+    """A fresh AdamW for continued training (the suite's betas and weight decay)."""
+    return torch.optim.AdamW(model.parameters(), lr=schedule.lr,
+                             weight_decay=schedule.weight_decay, betas=(0.9, 0.95))
+
+
+def _item_rows(step: int, score) -> list[dict]:
+    """The per-instance outcomes of one scoring, as rows of the ``items`` table."""
+    return [dict(step=step, item=i, chosen=c, correct=bool(ok), loss=round(float(x), 5))
+            for i, c, ok, x in zip(score.items, score.chosen, score.correct, score.loss)]
+
+
+def _resume(state_path: Optional[Path], model: nn.Module,
+            optimizer) -> tuple[list[dict], list[dict], int]:
+    """The rows, items and step saved in ``state_path`` (weights and optimizer loaded), or a
+    fresh start."""
     if state_path is None or not state_path.is_file():
-        return [], 0
+        return [], [], 0
     state = torch.load(state_path, weights_only=False)
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
-    return state["rows"], state["step"]
+    return state["rows"], state.get("items", []), state["step"]
 
 
 def _update(model: nn.Module, optimizer, tokens: Sequences, label: str, step: int) -> float:
@@ -167,11 +184,12 @@ def _update(model: nn.Module, optimizer, tokens: Sequences, label: str, step: in
     return loss.item()
 
 
-def _save_state(path: Path, model: nn.Module, optimizer, rows: list[dict], step: int) -> None:
-    """Weights, optimizer and rows, written atomically (never half a file)."""
+def _save_state(path: Path, model: nn.Module, optimizer, rows: list[dict], items: list[dict],
+                step: int) -> None:
+    """Weights, optimizer, rows and items, written atomically (never half a file)."""
     with atomic_path(path) as tmp:
         torch.save(dict(model=model.state_dict(), optimizer=optimizer.state_dict(), rows=rows,
-                        step=step), tmp)
+                        items=items, step=step), tmp)
 
 
 def injection_effects(trace: pd.DataFrame, plan: dict[int, int]) -> pd.DataFrame:

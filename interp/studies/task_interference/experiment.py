@@ -1,7 +1,14 @@
 """The four experiments as cached cells, and the master table that gathers their main numbers.
 
 ``run(config, cache)`` returns ``ladder``, ``cosines``, ``token_split``, ``fisher``, ``forget``,
-``injections`` and ``recovery`` (those of the experiments asked for) plus ``results``.
+``injections`` and ``recovery`` (those of the experiments asked for), ``items`` (the per-instance
+outcomes of every accuracy the study reports) and ``results``.
+
+Instance counts: a rare copy has about 60 distinct test instances (``task_population``), so
+every count asked for (``n``, ``grad_n``, ``eval_n``) is capped at the population and a copy
+is then scored exhaustively (``facts.sample_task``); the tables report the real n. The rare
+gradient direction g_r takes min(grad_n, population) instances, which for the default
+``grad_n`` of 64 is nearly all of them, as the paper's g_r over all of a task's instances.
 """
 
 from __future__ import annotations
@@ -28,12 +35,12 @@ from interp.studies.task_interference.facts import (
     corpus_config,
     ladder_frequency,
     model_facts,
+    sample_task,
 )
 from interp.studies.task_interference.gradients import gradient_interference
-from interp.studies.task_interference.ladder import ladder_rows
+from interp.studies.task_interference.ladder import ladder_cell
 from interp.studies.task_interference.mixture import mixture_sequences
-from interp.studies.task_interference.results import results_table
-from interp.tasks import get_task
+from interp.studies.task_interference.results import ITEMS_COLUMNS, results_table
 from interp.tasks.base import Task
 
 Plan = Callable[[str], dict[int, int]]  # model name -> {step: blocks injected}
@@ -43,15 +50,21 @@ def run(config: Config, cache: ResultCache) -> dict[str, pd.DataFrame]:
     """Every table of the experiments in ``config.experiments``, and ``results``."""
     plan = config.plan()
     tables: dict[str, pd.DataFrame] = {}
+    items: list[pd.DataFrame] = []
     if "ladder" in config.experiments:
-        tables["ladder"] = run_ladder(config, cache, plan)
+        tables["ladder"], ladder_items = run_ladder(config, cache, plan)
+        items.append(ladder_items.assign(experiment="ladder", step=pd.NA))
     if "gradients" in config.experiments:
         tables.update(run_gradients(config, cache, plan))
     trainer = Trainer(config, cache)
     if "forget" in config.experiments:
-        tables.update(run_forget(config, trainer, plan["train_models"]))
+        forget = run_forget(config, trainer, plan["train_models"])
+        items.append(forget.pop("items").assign(experiment="forget"))
+        tables.update(forget)
     if "recovery" in config.experiments:
-        tables["recovery"] = run_recovery(config, trainer, plan["recovery_models"])
+        tables["recovery"], recovery_items = run_recovery(config, trainer, plan["recovery_models"])
+        items.append(recovery_items.assign(experiment="recovery"))
+    tables["items"] = pd.concat(items, ignore_index=True)[ITEMS_COLUMNS].astype({"step": "Int64"})
     tables["results"] = results_table(tables, focus=config.focus_task)
     return tables
 
@@ -69,24 +82,26 @@ def _load(config: Config, name: str):
     return load_hf_model(name, device=config.device, dtype=config.dtype)
 
 
-def run_ladder(config: Config, cache: ResultCache, plan: dict) -> pd.DataFrame:
-    """Experiment 1: one cell per model and checkpoint, every rare task on ``n`` instances."""
-    tasks = [get_task(t, n=config.n, seed=config.seed) for t in plan["rare"]]
+def run_ladder(config: Config, cache: ResultCache, plan: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Experiment 1: one cell per model and checkpoint, every rare task on min(n, population)
+    instances (all of a copy's test instances by default). Returns (rows, items)."""
+    tasks = [sample_task(t, config.n, seed=config.seed) for t in plan["rare"]]
 
     def cell(name):
-        return lambda: ladder_rows(name, _load(config, name), tasks, batch_size=config.batch_size)
+        return lambda: ladder_cell(name, _load(config, name), tasks, batch_size=config.batch_size)
 
-    return pd.concat(
-        [cache.get(dict(exp="ladder", **cache.model_key(name), tasks=plan["rare"], n=config.n,
-                        seed=config.seed, batch_size=config.batch_size), cell(name))
-         for name in progress(plan["models"] + plan["checkpoints"], "ladder")],
-        ignore_index=True)
+    cells = [cache.get(dict(exp="ladder", **cache.model_key(name), tasks=plan["rare"],
+                            n=[len(t) for t in tasks], seed=config.seed,
+                            batch_size=config.batch_size), cell(name))
+             for name in progress(plan["models"] + plan["checkpoints"], "ladder")]
+    return (pd.concat([c["rows"] for c in cells], ignore_index=True),
+            pd.concat([c["items"] for c in cells], ignore_index=True))
 
 
 def run_gradients(config: Config, cache: ResultCache, plan: dict) -> dict[str, pd.DataFrame]:
     """Experiment 2: one cell (three tables) per model and checkpoint."""
-    frequent = [get_task(t, n=config.grad_n, seed=config.seed) for t in plan["frequent"]]
-    rare = [get_task(t, n=config.grad_n, seed=config.seed) for t in plan["gradient_tasks"]]
+    frequent = [sample_task(t, config.grad_n, seed=config.seed) for t in plan["frequent"]]
+    rare = [sample_task(t, config.grad_n, seed=config.seed) for t in plan["gradient_tasks"]]
 
     def cell(name):
         def compute():
@@ -126,8 +141,9 @@ class Trainer:
         return self.corpora[key]
 
     def cell(self, name: str, exp: str, variant, plan_of: Plan, steps: int, eval_every: int,
-             focus: Task) -> pd.DataFrame:
-        """The trace of ``name`` trained ``steps`` steps with ``plan_of(name)``'s injections."""
+             focus: Task) -> dict[str, pd.DataFrame]:
+        """The trace (``rows``) and end-point outcomes (``items``) of ``name`` trained
+        ``steps`` steps with ``plan_of(name)``'s injections."""
         c = self.config
         lr = continued_lr(name, c.lr, c.lr_scale)
         training = ContinuedTraining(steps=steps, batch_size=c.train_batch, lr=lr,
@@ -143,33 +159,46 @@ class Trainer:
                                       trace_injections=exp == "forget",
                                       label=f"{name} {exp} {variant}")
             facts = model_facts(name, model)
-            return trace.assign(**{k: facts[k] for k in ("model", "family", "size", "parameters")},
-                                variant=variant, lr=lr)
+            rows = trace["rows"].assign(
+                **{k: facts[k] for k in ("model", "family", "size", "parameters")},
+                variant=variant, lr=lr)
+            return dict(rows=rows, items=trace["items"].assign(model=name, variant=variant))
 
-        rows = self.cache.get(key, compute)
-        shutil.rmtree(state_dir, ignore_errors=True)  # the cached rows supersede the state
-        return rows
+        cell = self.cache.get(key, compute)
+        shutil.rmtree(state_dir, ignore_errors=True)  # the cached cell supersedes the state
+        return cell
 
 
 def run_forget(config: Config, trainer: Trainer, models: list[str]) -> dict[str, pd.DataFrame]:
-    """Experiment 3: matched-frequency injections (n blocks every n steps), traced every step."""
-    traces, effects = [], []
-    focus = get_task(config.focus_task, n=config.eval_n, seed=config.seed)
+    """Experiment 3: matched-frequency injections (n blocks every n steps), traced every step:
+    tables ``forget``, ``injections`` and the end-point ``items``."""
+    traces, effects, items = [], [], []
+    focus = sample_task(config.focus_task, config.eval_n, seed=config.seed)
     jobs = [(m, g) for m in models for g in config.gaps]
     for name, gap in progress(jobs, "update and forget"):
         injections = matched_frequency_plan(config.train_steps, gap, start=config.burn_in)
-        trace = trainer.cell(name, "forget", gap, lambda _n, p=injections: p,
-                             config.train_steps, 1, focus)
+        cell = trainer.cell(name, "forget", gap, lambda _n, p=injections: p,
+                            config.train_steps, 1, focus)
+        trace = cell["rows"]
         traces.append(trace)
+        items.append(_labelled(cell["items"], config.focus_task, f"gap {gap:g}"))
         effect = injection_effects(trace, injections)
         effects.append(effect.assign(model=name, size=trace["size"].iloc[0],
                                      parameters=trace.parameters.iloc[0], variant=gap))
     return dict(forget=pd.concat(traces, ignore_index=True),
-                injections=pd.concat(effects, ignore_index=True))
+                injections=pd.concat(effects, ignore_index=True),
+                items=pd.concat(items, ignore_index=True))
 
 
-def run_recovery(config: Config, trainer: Trainer, models: list[str]) -> pd.DataFrame:
-    """Experiment 4: the focus task upsampled by each factor in small models."""
+def _labelled(items: pd.DataFrame, task: str, condition: str) -> pd.DataFrame:
+    """A training cell's end-point items with the study's identifying columns."""
+    return items.drop(columns="variant").assign(task=task, condition=condition)
+
+
+def run_recovery(config: Config, trainer: Trainer,
+                 models: list[str]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Experiment 4: the focus task upsampled by each factor in small models. Returns the
+    traces and the end-point items."""
     def upsampled(factor) -> Plan:
         def plan_of(name):
             frequency = ladder_frequency(config.focus_task, corpus_config(name))
@@ -177,9 +206,13 @@ def run_recovery(config: Config, trainer: Trainer, models: list[str]) -> pd.Data
                                   factor, seed=config.seed)
         return plan_of
 
-    # Accuracy is the recovery measure: score it on n instances, as the ladder does.
-    focus = get_task(config.focus_task, n=config.n, seed=config.seed)
+    # Accuracy is the recovery measure: score it on the ladder's instances (the same items, so
+    # the end of recovery pairs with the ladder's largest model).
+    focus = sample_task(config.focus_task, config.n, seed=config.seed)
     jobs = [(m, f) for m in models for f in config.factors]
-    return pd.concat(
-        [trainer.cell(name, "recovery", factor, upsampled(factor), config.recovery_steps, 10, focus)
-         for name, factor in progress(jobs, "recovery")], ignore_index=True)
+    cells = [(factor, trainer.cell(name, "recovery", factor, upsampled(factor),
+                                   config.recovery_steps, 10, focus))
+             for name, factor in progress(jobs, "recovery")]
+    return (pd.concat([c["rows"] for _, c in cells], ignore_index=True),
+            pd.concat([_labelled(c["items"], config.focus_task, f"x{f:g}") for f, c in cells],
+                      ignore_index=True))

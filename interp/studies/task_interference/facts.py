@@ -13,7 +13,9 @@ from interp.arch import family_of
 from interp.sources import resolve
 from interp.suite.corpus import CorpusConfig
 from interp.suite.recipe import PEAK_LR
+from interp.tasks import get_task, task_population
 from interp.tasks.base import Task
+from interp.tasks.rare import COMPARISON_CHOICES, DEFAULT_MODULUS
 
 RARE_TASK = re.compile(r"rare_(comparison|modadd)_(\d+)")
 
@@ -31,6 +33,30 @@ def rare_copy(task_name: str) -> tuple[str, int]:
             "rare_modadd_K (K = 0..5); pass one of those as the rare task"
         )
     return match.group(1), int(match.group(2))
+
+
+def chance_of(task_name: str) -> float:
+    """Accuracy of a random guess on a rare task: 1/2 for comparison (two choices), 1/11 for
+    modular addition (a guess among the modulus's answer tokens).
+
+    >>> chance_of("rare_comparison_2"), round(chance_of("rare_modadd_0"), 4)
+    (0.5, 0.0909)
+    """
+    kind, _ = rare_copy(task_name)
+    return 1 / len(COMPARISON_CHOICES) if kind == "comparison" else 1 / DEFAULT_MODULUS
+
+
+def sample_task(name: str, n: int, *, seed: int, split: str = "test") -> Task:
+    """At most ``n`` distinct instances of task ``name``: all of them when ``n`` reaches the
+    task's population (rare copies have about 60), so a small task is scored exhaustively and
+    ``len(task)`` is the real n.
+
+    >>> len(sample_task("rare_modadd_0", 100, seed=0)), len(sample_task("rare_modadd_0", 8, seed=0))
+    (60, 8)
+    """
+    population = task_population(name, split=split)
+    count = "all" if population is not None and n >= population else n
+    return get_task(name, n=count, seed=seed, split=split)
 
 
 def extreme_copies(rare: Sequence[str]) -> list[str]:

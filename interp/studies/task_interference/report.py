@@ -1,5 +1,5 @@
 """What the task-interference tables say: the summary printed and recorded in results.json,
-and CAPTIONS.md. Every number in a caption is read from the tables of the run."""
+CAPTIONS.md and FINDINGS.md. Every number in them is read from the tables of the run."""
 
 from __future__ import annotations
 
@@ -11,14 +11,16 @@ import pandas as pd
 from interp.runs.study import Report, Tables
 from interp.studies.task_interference.captions import captions
 from interp.studies.task_interference.config import Config
+from interp.studies.task_interference.findings import findings
 from interp.studies.task_interference.results import final_models
 
 
 def report(tables: Tables, config: Config) -> Report:
-    """The summary, CAPTIONS.md, and the plan and summary results.json records."""
+    """The summary, CAPTIONS.md, FINDINGS.md, and the plan and summary results.json records."""
     found = summary(tables, focus=config.focus_task)
     return Report(summary=summary_text(found), captions=captions(tables, config),
-                  record=dict(plan=config.plan(), summary=found))
+                  record=dict(plan=config.plan(), summary=found),
+                  findings=findings(tables, config))
 
 
 def summary(tables: dict[str, pd.DataFrame], *, focus: str) -> dict:
