@@ -4,6 +4,9 @@ The reference recomputes each family's forward pass from the HF modules' weights
 attention pattern given, not computed: only V, the output projection, the MLPs and the norms
 are used. It shares no code with interp.attention or TransformerLens, so agreeing with it
 proves a pattern edit does what recomputing attention with the edited pattern would.
+
+``save_real_shape`` writes random-weight checkpoints at the real pythia-70m and opt-125m
+shapes, with real BPE tokenizers from tests/data (see tests/data/README.md).
 """
 
 from __future__ import annotations
@@ -12,8 +15,9 @@ from pathlib import Path
 
 import torch
 from torch import Tensor, nn
-from transformers import GPTNeoXForCausalLM
+from transformers import AutoTokenizer, GPTNeoXForCausalLM
 
+from interp.arch import arch_named
 from interp.tokenizer import build_word_tokenizer
 from interp.toy import TOY_SHAPE, save_toy_checkpoint
 
@@ -29,6 +33,84 @@ def build_tokenizer():
 def save(name: str, directory: Path) -> Path:
     """Write the toy checkpoint of test family ``name`` ("neox", "opt", "opt350")."""
     return save_toy_checkpoint(directory, FAMILIES[name], words=WORDS)
+
+
+DATA = Path(__file__).resolve().parent / "data"
+# The real configs' shapes (EleutherAI/pythia-70m's and facebook/opt-125m's config.json) as
+# interp.arch new_config arguments; the special ids are those of the tokenizer saved with it.
+REAL_SHAPES: dict[str, dict] = {
+    "pythia-70m": dict(
+        family="pythia", tokenizer="pythia-tokenizer",
+        shape=dict(vocab_size=50304, d_model=512, n_layers=6, n_heads=8, d_mlp=2048, n_ctx=2048,
+                   rotary_pct=0.25, tie_embeddings=False),
+        special=dict(bos_token_id=0, eos_token_id=0),  # as pythia-70m's config (no pad id)
+    ),
+    "opt-125m": dict(
+        family="opt", tokenizer="gpt2-tokenizer",
+        shape=dict(vocab_size=50272, d_model=768, n_layers=12, n_heads=12, d_mlp=3072, n_ctx=2048,
+                   tie_embeddings=True),
+        # GPT-2's BPE set up as OPT's tokenizer is: it prepends BOS (<|endoftext|>, 50256,
+        # standing in for OPT's </s>) and has a pad token of its own (<pad>, added at 50257).
+        # opt-125m's config says bos=eos=2, pad=1: the ids of those tokens in OPT's dictionary.
+        tokenizer_options=dict(add_bos_token=True, pad_token="<pad>", model_max_length=2048),
+        special=dict(bos_token_id=50256, eos_token_id=50256, pad_token_id=50257),
+    ),
+}
+INIT_STD = 0.02  # both real configs' initializer_range / init_std
+
+
+def real_tokenizer(name: str, *, as_saved: bool = True):
+    """The committed real BPE tokenizer of ``REAL_SHAPES[name]`` (Pythia's, or GPT-2's for OPT).
+
+    ``as_saved``: with the options its checkpoint is saved with (OPT's BOS and pad); False gives
+    the committed files as they are.
+    """
+    spec = REAL_SHAPES[name]
+    options = spec.get("tokenizer_options", {}) if as_saved else {}
+    return AutoTokenizer.from_pretrained(DATA / spec["tokenizer"], **options)
+
+
+def real_shape_model(name: str, *, seed: int = 0) -> nn.Module:
+    """A random-weight model at the real shape ``name`` ("pythia-70m" or "opt-125m"), fp32.
+
+    HF's own init is skipped (it takes seconds at these sizes): matrices and embeddings are
+    drawn uniform with std ``INIT_STD`` from a seeded generator, norms are identity and biases
+    zero, as HF initialises them.
+    """
+    from transformers import initialization as hf_init  # transformers 5
+
+    spec = REAL_SHAPES[name]
+    arch = arch_named(spec["family"])
+    config = arch.new_config(**spec["shape"], special=spec["special"], init_std=INIT_STD)
+    with hf_init.no_init_weights():
+        model = arch.new_model(config).eval()
+    generator = torch.Generator().manual_seed(seed)
+    bound = INIT_STD * 3**0.5  # uniform(-b, b) has std b / sqrt(3)
+    with torch.no_grad():
+        for parameter_name, p in model.named_parameters():  # tied weights come once
+            if "norm" in parameter_name and parameter_name.endswith("weight"):
+                p.fill_(1.0)
+            elif parameter_name.endswith("bias"):
+                p.zero_()
+            else:
+                p.uniform_(-bound, bound, generator=generator)
+    return model
+
+
+def save_real_shape(name: str, directory: Path, *, seed: int = 0) -> Path:
+    """Write ``real_shape_model(name)`` and its real tokenizer to ``directory`` (safetensors).
+
+    The vocabulary covers the tokenizer: pythia-70m's 50304 rows hold all 50280 ids of the
+    committed Pythia tokenizer, opt-125m's 50272 all 50258 of GPT-2's and the added <pad>.
+    """
+    directory = Path(directory)
+    tokenizer = real_tokenizer(name)
+    model = real_shape_model(name, seed=seed)
+    if len(tokenizer) > model.config.vocab_size:
+        raise ValueError(f"{name}: tokenizer has {len(tokenizer)} ids, the model {model.config.vocab_size}")
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory
 
 
 def _heads(x: Tensor, n_heads: int) -> Tensor:
