@@ -5,7 +5,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: venv study demo test bench clean
+.PHONY: venv study demo test bench notebook clean
 
 venv: $(STAMP)
 
@@ -26,6 +26,16 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest tests interp hooks --doctest-modules
+
+NB_STAMP := $(VENV)/.notebook-installed
+
+# The tour notebook in a browser; installs the Jupyter server (the notebook extra) on first use.
+notebook: $(NB_STAMP)
+	$(VENV)/bin/jupyter notebook studies/explore.ipynb $(if $(filter 0,$(shell id -u)),--allow-root)
+
+$(NB_STAMP): $(STAMP) pyproject.toml
+	$(PY) -m pip install -q -e '.[notebook]'
+	touch $@
 
 bench: $(STAMP)
 	$(PY) benchmarks/swap.py

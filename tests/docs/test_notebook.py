@@ -79,6 +79,10 @@ def test_notebook_runs_and_shows_a_swap_changing_the_answer():
     heatmap = _tagged(notebook, "attention-heatmap")
     assert any("image/png" in o.get("data", {}) for o in heatmap.outputs), \
         "the attention-pattern cell drew no inline figure"
+    view = "".join(o.data.get("text/html", "") for o in _tagged(notebook, "attention-view").outputs
+                   if o.output_type == "execute_result")
+    assert "CircuitsVis.AttentionHeads" in view and "unpkg" not in view, \
+        "the attention-view cell showed no offline CircuitsVis view"
 
     printed = _stdout(_tagged(notebook, "swap-example"))
     answer = re.search(r"^correct answer: (.*)$", printed, re.M)
