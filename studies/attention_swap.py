@@ -37,6 +37,9 @@ def parser() -> argparse.ArgumentParser:
                            "(default: the suite's checkpoint, size, family and seed pairs)")
     made.add_argument("--heads", choices=["index", "mean", "match"], default="match",
                       help="head mapping when donor and recipient head counts differ")
+    made.add_argument("--sweeps", action=argparse.BooleanOptionalAction, default=True,
+                      help="the focus pair's alpha curve and per-layer sweeps (default on; "
+                           "--no-sweeps skips them: 3 x layers + 5 cells fewer)")
     made.add_argument("--mmlu-shots", type=int, default=None,
                       help="MMLU dev questions shown before each test question (default: 5 "
                            "where --mmlu has a dev split, else 0)")
@@ -50,7 +53,8 @@ def make_config(args: argparse.Namespace) -> Config:
     """The flags as a Config (validated on construction)."""
     return Config(**common_settings(args), models=args.models, donors=args.donors,
                   tasks=_tasks(args), mmlu=args.mmlu, mmlu_shots=args.mmlu_shots,
-                  mmlu_subjects=args.mmlu_subjects, qqp=args.qqp, heads=args.heads)
+                  mmlu_subjects=args.mmlu_subjects, qqp=args.qqp, heads=args.heads,
+                  sweeps=args.sweeps)
 
 
 def _tasks(args: argparse.Namespace) -> tuple[str, ...]:

@@ -64,6 +64,7 @@ class Config(StudyConfig):
     mmlu_subjects: Optional[tuple[str, ...]] = None
     qqp: Optional[Path] = None
     heads: str = "match"
+    sweeps: bool = True  # the focus pair's alpha curve and single-layer / cumulative sweeps
 
     def validate(self) -> None:
         for name in ("models", "donors", "tasks", "mmlu_subjects"):

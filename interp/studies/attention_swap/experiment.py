@@ -44,9 +44,10 @@ def run(config: Config, cache: ResultCache) -> Tables:
     scaling = scaling_table(sweep.scaling(list(config.ladder)), sweep.cell_items())
     rows = [sweep.controls(r) for r in dict.fromkeys(r for r, _, _ in pairs)]
     rows += [sweep.swap(r, d, kind) for r, d, kind in pairs]
-    recipient, donor = config.focus
-    rows.append(sweep.alpha_curve(recipient, donor, list(ALPHAS)))
-    rows.append(sweep.layer_sweeps(recipient, donor))
+    if config.sweeps:
+        recipient, donor = config.focus
+        rows.append(sweep.alpha_curve(recipient, donor, list(ALPHAS)))
+        rows.append(sweep.layer_sweeps(recipient, donor))
     results = with_deltas(pd.concat(rows, ignore_index=True), sweep)
     items = sweep.cell_items()
     assert_self_swap_is_exact(items)

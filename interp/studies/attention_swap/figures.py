@@ -37,7 +37,8 @@ def figures(tables: Tables, config: Config) -> list[Path]:
     results, scaling, out = tables["results"], tables["scaling"], config.out
     chance = scaling.groupby("task", sort=False).chance.first()
     written = scaling_figure(scaling, out) + heatmap_figure(results, out)
-    written += layer_figure(results, chance, out) + alpha_figure(results, chance, out)
+    if config.sweeps:  # the focus pair's alpha curve and layer sweeps were run
+        written += layer_figure(results, chance, out) + alpha_figure(results, chance, out)
     return written
 
 

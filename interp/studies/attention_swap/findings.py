@@ -335,7 +335,7 @@ def _scaling_choice_bullet(scaling: pd.DataFrame, gap: pd.DataFrame) -> str:
     ignorant = bool((rows.loss >= rows.chance_loss - 1e-12).all())
     verdict = (" A loss no lower than a uniform guess's is ignorance spread over the choices, "
                "not confidence in a wrong answer.")
-    fits = gap[gap.task.isin(stuck) & np.isfinite(gap.gap)]
+    fits = gap[gap.task.isin(stuck) & np.isfinite(pd.to_numeric(gap.gap))]  # empty: no fit
     note = ""
     for fit in fits.itertuples():
         family = rows[(rows.task == fit.task) & (rows.family == fit.family)]
