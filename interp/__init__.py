@@ -18,7 +18,8 @@ from interp.bridge import (
     run_self_test,
 )
 from interp.loading import CorruptCheckpointError, load_hf_model, load_model
-from interp.sources import ModelNotFoundError, fingerprint, resolve, suite_models
+from interp.identity import fingerprint
+from interp.sources import ModelNotFoundError, resolve, suite_models
 from interp.scoring import NonFiniteScoreError, evaluate, score_task
 from interp.tasks import get_task
 

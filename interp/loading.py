@@ -24,10 +24,10 @@ from interp.sources import (  # noqa: F401  (re-exported: the names loading has 
     SUITE_PREFIX,
     ModelNotFoundError,
     ModelSource,
-    fingerprint,
     resolve,
     suite_models,
 )
+from interp.identity import fingerprint  # noqa: F401  (re-exported, as sources' names)
 
 if TYPE_CHECKING:
     from transformer_lens.model_bridge import TransformerBridge

@@ -20,7 +20,7 @@ from typing import Callable, Union
 
 import pandas as pd
 
-from interp.sources import fingerprint
+from interp.identity import fingerprint
 from interp.runs.files import write_atomic
 
 Cell = Union[pd.DataFrame, dict[str, pd.DataFrame]]

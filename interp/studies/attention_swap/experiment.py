@@ -11,7 +11,7 @@ import pandas as pd
 
 from interp.analysis.scaling import confidence_competence
 from interp.runs.cache import ResultCache
-from interp.sources import warn_identical
+from interp.identity import warn_identical
 from interp.runs.study import Tables
 from interp.studies.attention_swap.config import ALPHAS, Config
 from interp.studies.attention_swap.intervals import (

@@ -16,8 +16,7 @@ from pathlib import Path
 import huggingface_hub.constants
 import pytest
 
-from interp.sources import (
-    SUITE_DIR,
+from interp.identity import (
     IdenticalCheckpointsWarning,
     content_fingerprint,
     fingerprint,
@@ -25,6 +24,7 @@ from interp.sources import (
     warn_identical,
     weights_identity,
 )
+from interp.sources import SUITE_DIR
 
 REPO = "EleutherAI/pythia-70m"
 
