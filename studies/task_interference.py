@@ -18,7 +18,7 @@ are capped at a task's population, so by default every rare copy is scored exhau
 the tables report the real n. Writes the tables, items.csv.gz (per-instance outcomes),
 CAPTIONS.md and FINDINGS.md (every number of the README section, with its interval).
 
-Default: the embedded suite on CPU (a few minutes on one core):
+Default: the embedded suite on CPU (176 s on one core, fresh clone, 2026-12-02):
     python studies/task_interference.py
 Real checkpoints (rare tasks are over made-up tokens, so any tokenizer works):
     python studies/task_interference.py --models EleutherAI/pythia-70m EleutherAI/pythia-160m \\
