@@ -21,7 +21,7 @@ and an auxiliary few-shot loss helps ICL on the target task but not on held-out 
 The study lives in ``interp.studies.icl_circuits``; this file turns flags into its Config.
 It fine-tunes and scores in float32 (a --dtype other than float32 is refused).
 
-Default: the embedded suite on CPU (879 s on one core of a busy 2-core machine, 2026-12-02):
+Default: the embedded suite on CPU (330 s on one core, fresh clone, 2026-12-02):
     python studies/icl_circuits.py
 Real checkpoints:
     python studies/icl_circuits.py --models EleutherAI/pythia-160m --device cuda
