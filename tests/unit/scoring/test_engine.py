@@ -140,7 +140,9 @@ class _Poisoned(torch.nn.Module):
 def test_the_error_names_the_example_and_only_answer_logits_are_read():
     model = interp.load_hf_model("suite/pythia-s1")
     task = get_task("arithmetic_add", n=12, seed=3)
-    base = score_task(model, task, batch_size=4)
+    # The same wrapper with nothing poisoned (no row starts with id -1): the same full-logits
+    # path as the poisoned runs, so scores can be compared bit for bit.
+    base = score_task(_Poisoned(model, lambda ids: 0, only_ids=(-1,)), task, batch_size=4)
     # A NaN at the first (prompt) position is never read: scores stay identical.
     prompt_nan = score_task(_Poisoned(model, lambda ids: 0), task, batch_size=4)
     assert (prompt_nan.correct == base.correct).all() and (prompt_nan.loss == base.loss).all()
