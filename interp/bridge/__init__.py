@@ -12,8 +12,8 @@ of them changes.
 
 from interp.bridge.boot import boot_bridge, keep_own_tokenizer
 from interp.bridge.errors import DeadHookError, DiscardedEditError, SelfTestError
-from interp.bridge.live import make_patterns_live
+from interp.bridge.live import make_patterns_live, user_hooks_attached
 from interp.bridge.selftest import run_self_test
 
 __all__ = ["DeadHookError", "DiscardedEditError", "SelfTestError", "boot_bridge",
-           "keep_own_tokenizer", "make_patterns_live", "run_self_test"]
+           "keep_own_tokenizer", "make_patterns_live", "run_self_test", "user_hooks_attached"]

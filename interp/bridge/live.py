@@ -60,7 +60,33 @@ def make_patterns_live(bridge: "TransformerBridge", *, self_test: bool = True) -
     _refuse_dead_hooks(bridge)
     if self_test:
         run_self_test(bridge)
+    # The Bridge's own permanent hooks, so that any hook a user attaches later can be told
+    # apart from them (user_hooks_attached).
+    vars(bridge)["interp_own_hooks"] = frozenset(id(h) for h in _hook_handles(bridge))
     return bridge
+
+
+def user_hooks_attached(bridge: nn.Module) -> bool:
+    """Does any HookPoint of ``bridge`` hold a hook that was not there when interp made its
+    patterns live (``add_hook``, a ``hooks()`` context)? Scoring then runs through the Bridge,
+    never around it.
+
+    >>> import interp
+    >>> bridge = interp.load_model("suite/pythia-s1")
+    >>> user_hooks_attached(bridge)
+    False
+    >>> bridge.add_hook("blocks.0.attn.hook_pattern", lambda t, hook: t)
+    >>> user_hooks_attached(bridge)
+    True
+    >>> bridge.reset_hooks()
+    """
+    own = vars(bridge).get("interp_own_hooks", frozenset())
+    return any(id(handle) not in own for handle in _hook_handles(bridge))
+
+
+def _hook_handles(bridge: nn.Module) -> list:
+    return [handle for point in bridge.hook_dict.values()
+            for handle in (*getattr(point, "fwd_hooks", ()), *getattr(point, "bwd_hooks", ()))]
 
 
 def _refuse_post_hoc_edits(attn_bridge: nn.Module) -> None:

@@ -9,7 +9,8 @@ The hook lives for one forward (``interp.attention.torch_hooks``).
 
 Routes:
 - no hooks: the plain HF model (a Bridge's own HF modules, shared weights), skipping the
-  Bridge's wrappers;
+  Bridge's wrappers; unless hooks were attached to the Bridge itself (``add_hook``), which
+  only the Bridge runs;
 - TransformerLens hooks: through the Bridge's ``run_with_hooks``, as before; a hook on the
   unembedding or the logits themselves sees full logits (nothing is gathered then);
 - an intervention engine (``PatternSwap``, ``ValueSwap``): its own forward, gathered the
@@ -25,6 +26,7 @@ import torch
 from torch import Tensor, nn
 
 from interp.attention import plain_model, torch_hooks
+from interp.bridge import user_hooks_attached
 from interp.types import Logits, Tokens
 
 FwdHooks = Sequence[tuple[Any, Callable]]
@@ -104,7 +106,7 @@ def _run(model: Any, tokens: Tokens, hooks: list) -> Tensor:
         if not hasattr(model, "run_with_hooks"):
             raise TypeError("fwd_hooks need a TransformerBridge (interp.load_model returns one)")
         out = model.run_with_hooks(tokens, fwd_hooks=hooks)
-    elif _is_bridge(model):
+    elif _is_bridge(model) and not user_hooks_attached(model):
         out = _plain(model)(input_ids=tokens, use_cache=False)
     else:
         out = model(tokens)

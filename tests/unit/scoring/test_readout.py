@@ -88,3 +88,20 @@ def test_a_hook_on_the_logits_sees_every_position(bridges):
                        [("unembed.hook_out", lambda t, hook: seen.append(t.shape) or t)])
     assert seen and seen[0][:2] == tokens.shape  # not gathered: the hook asked for all logits
     assert torch.allclose(read[0], model(tokens)[1, 2], atol=1e-5)
+
+
+def test_hooks_attached_to_the_bridge_are_honoured(bridges, family):
+    # add_hook puts a hook on the Bridge itself, not in fwd_hooks: scoring must not take the
+    # plain-HF shortcut around it, or the hook would silently do nothing.
+    model, task = bridges[family], letter_task()
+    plain = score_task(model, task, batch_size=4)
+    fwd = score_task(model, task, batch_size=4,
+                     fwd_hooks=[("blocks.0.attn.hook_pattern", hooks.uniform_pattern())])
+    model.add_hook("blocks.0.attn.hook_pattern", hooks.uniform_pattern())
+    try:
+        attached = score_task(model, task, batch_size=4)
+    finally:
+        model.reset_hooks()
+    assert (attached.loss != plain.loss).any()
+    assert attached.loss == pytest.approx(fwd.loss, abs=1e-5)
+    assert score_task(model, task, batch_size=4).loss == pytest.approx(plain.loss, abs=1e-6)
