@@ -8,15 +8,26 @@ state) keeps them in ``artifacts(key)``, a folder named by the same digest.
 
 A cell holds one table or several (``dict[str, DataFrame]``), with each table's row count:
 a damaged cell, or one that reads back short, is recomputed with a warning naming its file.
+
+Workers that share a cache (shards, ``interp.runs.shards``) compute a missing cell under an
+exclusive lock on ``<digest>.lock`` and look for it again once they hold the lock: of two
+workers racing on one cell, one computes it and the other reads it back.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
 import warnings
 from pathlib import Path
-from typing import Callable, Union
+from typing import Callable, Iterator, Union
+
+try:
+    import fcntl
+except ImportError:  # not POSIX (Windows): one process per cache folder there
+    fcntl = None
 
 import pandas as pd
 
@@ -74,11 +85,21 @@ class ResultCache:
     def get(self, key: dict, compute: Callable[[], Cell]) -> Cell:
         """The cell of ``key``: read back if stored and whole, else computed and stored."""
         path = self.path(key)
-        if path.is_file() and not self.force:
-            cell = self._read(path)
-            if cell is not None:
-                self.reused += 1
+        if not self.force and (cell := self._stored(path)) is not None:
+            return cell
+        with _locked(path.with_suffix(".lock")):
+            # Another worker may have written the cell while this one waited for the lock.
+            if not self.force and (cell := self._stored(path)) is not None:
                 return cell
+            return self._compute(key, path, compute)
+
+    def _stored(self, path: Path) -> Cell | None:
+        cell = self._read(path) if path.is_file() else None
+        if cell is not None:
+            self.reused += 1
+        return cell
+
+    def _compute(self, key: dict, path: Path, compute: Callable[[], Cell]) -> Cell:
         cell = compute()
         tables = cell if isinstance(cell, dict) else {"": cell}
         payload = {name: {"rows": t.to_dict("records"), "n_rows": len(t), "columns": list(t.columns)}
@@ -101,3 +122,18 @@ class ResultCache:
             warnings.warn(f"cached cell {path} is damaged ({error}); recomputing it", stacklevel=3)
             return None
         return tables if stored["multi"] else tables[""]
+
+
+@contextlib.contextmanager
+def _locked(lock_file: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_file`` (created if needed) for the block."""
+    if fcntl is None:
+        yield
+        return
+    lock_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -13,7 +13,15 @@ import sys
 from pathlib import Path
 from typing import Iterator
 
+from interp.runs.executors import EXECUTORS, Cluster, run_on_cluster
+from interp.runs.models import distinct_models, expand_models
+from interp.runs.shards import Shard, run_shard
 from interp.runs.study import run_study
+
+# Flags holding model names: brace lists and checkpoint ranges are expanded in each, and a
+# name whose weights equal an earlier one's in the same list is computed once (a warning says so).
+MODEL_LISTS = ("models", "donors", "train_models", "recovery_models")
+CLUSTER_FLAGS = ("shards", "slurm_partition", "gpus_per_task", "time", "max_parallel")
 
 
 def add_common_flags(parser: argparse.ArgumentParser, *, out: str, tasks: bool = True,
@@ -45,6 +53,25 @@ def add_common_flags(parser: argparse.ArgumentParser, *, out: str, tasks: bool =
     parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads (default 1: more threads collapse when another "
                              "process holds a core; see the README)")
+    add_sweep_flags(parser)
+
+
+def add_sweep_flags(parser: argparse.ArgumentParser) -> None:
+    """``--shard`` and the ``--executor`` flags (README, "Beyond one machine")."""
+    sweep = parser.add_argument_group("beyond one machine")
+    sweep.add_argument("--shard", default=None, metavar="K/N",
+                       help="compute only shard K of N of the cells (no tables or figures); the "
+                            "same command without --shard then assembles the results")
+    sweep.add_argument("--executor", choices=EXECUTORS, default=None,
+                       help="run every shard as a job (submitit: a Slurm job array, or local "
+                            "subprocesses without Slurm; ray: Ray tasks), then assemble here")
+    sweep.add_argument("--shards", type=int, default=None, help="number of shards for --executor (default 2)")
+    sweep.add_argument("--slurm-partition", default=None, help="Slurm partition (--executor submitit)")
+    sweep.add_argument("--gpus-per-task", type=int, default=None, help="GPUs per shard job (default 0)")
+    sweep.add_argument("--time", default=None,
+                       help="time limit per shard job: minutes, h:m:s or d-h:m:s (default 60)")
+    sweep.add_argument("--max-parallel", type=int, default=None,
+                       help="most shard jobs running at once (default: all)")
 
 
 COMMON = ("n", "device", "dtype", "batch_size", "seed", "out", "force", "threads")
@@ -61,12 +88,57 @@ def common_settings(args: argparse.Namespace) -> dict:
 
 
 def study_main(study, parser: argparse.ArgumentParser, argv, make_config) -> int:
-    """Parse ``argv``, build the study's Config with ``make_config(args)``, run it; bad input
+    """Parse ``argv``, build the study's Config with ``make_config(args)`` and run it: whole,
+    one shard (``--shard``) or every shard on an executor (``--executor``); bad input
     becomes one ``error:`` line and exit status 2."""
     args = parser.parse_args(argv)
     with fail_cleanly():
-        run_study(study, make_config(args))
+        expand_model_lists(args)
+        shard, cluster = sweep_settings(args)
+        config = make_config(args)
+        if shard is not None:
+            run_shard(study, config, shard)
+        elif cluster is not None:
+            run_on_cluster(study, config, cluster)
+        else:
+            run_study(study, config)
     return 0
+
+
+def expand_model_lists(args: argparse.Namespace) -> None:
+    """Expand braces and ranges in every model-list flag; drop names with another's weights.
+
+    >>> args = argparse.Namespace(models=["suite/pythia-s{1,2}"], donors=None)
+    >>> expand_model_lists(args); args.models
+    ['suite/pythia-s1', 'suite/pythia-s2']
+    """
+    for dest in MODEL_LISTS:
+        names = getattr(args, dest, None)
+        if isinstance(names, (list, tuple)) and names and all(isinstance(n, str) for n in names):
+            setattr(args, dest, distinct_models(expand_models(names))[0])
+
+
+def sweep_settings(args: argparse.Namespace) -> tuple[Shard | None, Cluster | None]:
+    """The shard to compute, or the cluster to run every shard on (at most one of them).
+
+    >>> sweep_settings(argparse.Namespace(shard="1/2", executor=None, shards=None,
+    ...     slurm_partition=None, gpus_per_task=None, time=None, max_parallel=None))
+    (Shard(index=1, count=2), None)
+    """
+    shard = Shard.parse(args.shard) if getattr(args, "shard", None) else None
+    executor = getattr(args, "executor", None)
+    given = [f"--{f.replace('_', '-')}" for f in CLUSTER_FLAGS if getattr(args, f, None) is not None]
+    if shard is not None and executor:
+        raise ValueError("give --shard K/N (compute one shard here) or --executor (run every shard "
+                         "as a job, then assemble), not both")
+    if executor is None:
+        if given:
+            raise ValueError(f"{', '.join(given)} set how --executor runs the shards: add "
+                             "--executor submitit (or ray), or drop them")
+        return shard, None
+    options = {f: getattr(args, f) for f in CLUSTER_FLAGS if getattr(args, f, None) is not None}
+    options["partition"] = options.pop("slurm_partition", None)
+    return None, Cluster(executor, **options)
 
 
 @contextlib.contextmanager

@@ -18,9 +18,10 @@ and the final line naming where the results went.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional
 
 import pandas as pd
 import torch
@@ -132,6 +133,9 @@ class Study:
     figures: Callable[[Tables, Any], list[Path]]
     report: Callable[[Tables, Any], Report]
     cache_version: int = 1
+    # Sub-configs whose cells together are every cell of a run (interp.runs.shards.Unit
+    # list); None: the study runs as one unit, so only one shard has work.
+    units: Optional[Callable[[Any], list]] = None
 
 
 @dataclass(frozen=True)
@@ -165,10 +169,26 @@ def run_study(study: Study, config: Any, *, quiet: bool = False) -> Outcome:
     ['CAPTIONS.md', 'results.csv', 'results.json']
     """
     started = time.time()
-    threads_before = torch.get_num_threads()
-    torch.set_num_threads(cpu_threads(config))  # put back after the run: a library call
-    try:                                        # must not change its caller's torch
+    with threads_for(config):
         return _run_and_write(study, config, started, quiet)
+
+
+@contextmanager
+def threads_for(config: Any) -> Iterator[None]:
+    """Torch CPU threads set to ``cpu_threads(config)`` for one run, then put back: a library
+    call must not change its caller's torch.
+
+    >>> before = torch.get_num_threads()
+    >>> with threads_for(StudyConfig(out=Path("/tmp/t"), threads=1)):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    threads_before = torch.get_num_threads()
+    torch.set_num_threads(cpu_threads(config))
+    try:
+        yield
     finally:
         torch.set_num_threads(threads_before)
 
