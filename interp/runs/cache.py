@@ -20,6 +20,7 @@ import contextlib
 import hashlib
 import json
 import os
+import time
 import warnings
 from pathlib import Path
 from typing import Callable, Iterator, Union
@@ -55,6 +56,8 @@ class ResultCache:
         self.force = force
         self.computed = 0
         self.reused = 0
+        self.compute_seconds = 0.0  # wall time spent computing cells (a cell inside a cell once)
+        self._depth = 0
 
     def full_key(self, key: dict) -> dict:
         """``key`` with the study and cache version every key carries."""
@@ -100,7 +103,13 @@ class ResultCache:
         return cell
 
     def _compute(self, key: dict, path: Path, compute: Callable[[], Cell]) -> Cell:
-        cell = compute()
+        started, self._depth = time.perf_counter(), self._depth + 1
+        try:
+            cell = compute()
+        finally:
+            self._depth -= 1
+            if self._depth == 0:
+                self.compute_seconds += time.perf_counter() - started
         tables = cell if isinstance(cell, dict) else {"": cell}
         payload = {name: {"rows": t.to_dict("records"), "n_rows": len(t), "columns": list(t.columns)}
                    for name, t in tables.items()}

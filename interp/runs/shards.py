@@ -119,7 +119,8 @@ def run_shard(study: Study, config: Any, shard: Shard, *, quiet: bool = False) -
         for unit in mine:
             study.run(unit.config, cache)
     record = dict(study=study.name, shard=str(shard), units=[u.label for u in mine],
-                  computed=cache.computed, reused=cache.reused, seconds=round(time.time() - started, 1))
+                  computed=cache.computed, reused=cache.reused,
+                  compute_seconds=round(cache.compute_seconds, 1), seconds=round(time.time() - started, 1))
     write_atomic(config.out / "shards" / f"shard-{shard.index}-of-{shard.count}.json",
                  json.dumps(record, indent=1))
     if not quiet:

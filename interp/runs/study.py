@@ -210,7 +210,8 @@ def _run_and_write(study: Study, config: Any, started: float, quiet: bool) -> Ou
         write_atomic(config.out / "FINDINGS.md", report.findings.strip() + "\n")
     figures = study.figures(tables, config)
     seconds = time.time() - started
-    cells = dict(computed=cache.computed, reused=cache.reused)
+    cells = dict(computed=cache.computed, reused=cache.reused,
+                 compute_seconds=round(cache.compute_seconds, 1))
     write_atomic(config.out / "results.json",
                  run_record(study.name, config, seconds=seconds, cells=cells, tables=list(tables),
                             **report.record))

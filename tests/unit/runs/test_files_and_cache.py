@@ -110,3 +110,21 @@ def test_artifacts_folder_is_named_by_the_cell(tmp_path):
     cache = ResultCache(tmp_path, study="s")
     assert cache.artifacts({"k": 1}).name == cache.path({"k": 1}).stem
     assert cache.artifacts({"k": 1}) != cache.artifacts({"k": 2})
+
+
+def test_compute_time_counts_a_cell_inside_a_cell_once(tmp_path):
+    import time
+
+    cache = ResultCache(tmp_path, study="demo")
+
+    def inner():
+        time.sleep(0.2)
+        return pd.DataFrame({"x": [1]})
+
+    def outer():
+        cache.get({"cell": "inner"}, inner)
+        time.sleep(0.2)
+        return pd.DataFrame({"x": [2]})
+
+    cache.get({"cell": "outer"}, outer)
+    assert cache.computed == 2 and 0.4 <= cache.compute_seconds < 0.6, cache.compute_seconds

@@ -52,7 +52,8 @@ def test_run_study_writes_every_output(tmp_path, capsys):
     assert record["study"] == "tiny" and record["mean"] == 0.5
     assert record["config"]["n"] == 3 and record["config"]["out"] == str(tmp_path)
     assert record["versions"]["transformer_lens"].startswith("4.3")
-    assert record["cells"] == {"computed": 1, "reused": 0}
+    assert {k: record["cells"][k] for k in ("computed", "reused")} == {"computed": 1, "reused": 0}
+    assert record["cells"]["compute_seconds"] >= 0
     assert (tmp_path / "CAPTIONS.md").read_text().startswith("# Captions")
     assert len(outcome.tables["results"]) == 3
     last = capsys.readouterr().out.strip().splitlines()[-1]
@@ -62,7 +63,8 @@ def test_run_study_writes_every_output(tmp_path, capsys):
 def test_a_rerun_reuses_its_cells(tmp_path):
     run_study(TINY, TinyConfig(out=tmp_path, n=3), quiet=True)
     run_study(TINY, TinyConfig(out=tmp_path, n=3), quiet=True)
-    assert json.loads((tmp_path / "results.json").read_text())["cells"] == {"computed": 0, "reused": 1}
+    assert json.loads((tmp_path / "results.json").read_text())["cells"] == {
+        "computed": 0, "reused": 1, "compute_seconds": 0.0}
 
 
 @pytest.mark.parametrize("settings, message", [
