@@ -1,25 +1,31 @@
-"""Time the pattern-swap engine against a hand-written floor and the Bridge route.
+"""Time the pattern-swap engine's two paths against a hand-written floor and its peers.
 
 For each shape, two random-weight models (recipient, donor; same shape, other seeds), every
-layer swapped, index head mapping, and three routes timed in interleaved repetitions:
-  floor   a minimal plain-HF swap written here, independent of interp.interventions: its own attention
-          function (registered as "swap_floor") keeps the donor's patterns, stops the donor
-          after the last layer, and in the recipient uses them without computing its own;
-  engine  interp.interventions.PatternSwap(recipient_bridge, donor_bridge);
-  bridge  donor_bridge.run_with_cache(patterns), then recipient_bridge.run_with_hooks(replace).
-Medians (ms), ratios, peak memory above the weights (CUDA only), the largest logit difference
-of engine and bridge from the floor, and how far the swap moves the logits (so agreement means
-something) are printed side by side. Weights use init std 0.1, so patterns are not near-uniform.
+layer swapped, index head mapping, and the routes timed in interleaved repetitions:
+  floor         donor eager forward keeping its patterns + recipient using them (swap_routes.py);
+  engine        interp.interventions.PatternSwap(recipient_bridge, donor_bridge): the default,
+                the transplant path (donor Q/K into fused attention);
+  materialised  the same engine with path="materialised" (donor patterns, eager attention);
+  bridge        donor_bridge.run_with_cache(patterns), then recipient_bridge.run_with_hooks;
+  nnsight       nnsight's two traces on the .source site of HF's eager attention (optional:
+                its column says why it is empty when nnsight is not installed).
+Printed side by side: medians (ms), ratios (engine/floor, materialised/floor, bridge/engine,
+nnsight/engine), peak memory above the weights per route (CUDA peak on a GPU; on CPU the peak
+RSS of a subprocess per route, swap_memory.py), the largest logit difference of each route from
+the floor, how far the swap moves the logits (so agreement means something), the donor state
+held per layer at two lengths, and the pythia-6.9b-shape fit computed from it.
 
-    python benchmarks/swap.py                        # CPU: two tiny shapes, in well under a minute
-    python benchmarks/swap.py --device cuda   # pythia-160m, pythia-1.4b, opt-1.3b; bf16, 8 x 512
-    python benchmarks/swap.py --shapes pythia-160m --batch 4 --seq 256 --reps 20
+    python benchmarks/swap.py                   # CPU: two tiny shapes, about a minute
+    python benchmarks/swap.py --shapes pythia-160m --batch 1 --seq 1024 --reps 3   # CPU target
+    python benchmarks/swap.py --device cuda     # pythia-160m, pythia-1.4b, opt-1.3b; bf16, 8 x 512
+    python benchmarks/swap.py --dry             # tiny shapes, few reps, no subprocesses (CI)
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+import json
 import statistics
 import sys
 import tempfile
@@ -27,109 +33,19 @@ import time
 from pathlib import Path
 
 import torch
-from torch import nn
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-# name: (family, hidden, layers, heads, ffn, vocab)
-SHAPES = {
-    "tiny-pythia": ("pythia", 128, 4, 4, 512, 1024),
-    "tiny-opt": ("opt", 128, 4, 8, 512, 1024),
-    "pythia-160m": ("pythia", 768, 12, 12, 3072, 50304),
-    "pythia-1.4b": ("pythia", 2048, 24, 16, 8192, 50304),
-    "opt-1.3b": ("opt", 2048, 24, 32, 8192, 50272),
-}
+import swap_memory  # noqa: E402
+from swap_routes import SHAPES, boot_bridge, bridge_swap, build, floor_swap, nnsight_models, nnsight_swap, register_floor  # noqa: E402
+
 DEFAULTS = {
     "cpu": dict(shapes=["tiny-pythia", "tiny-opt"], batch=4, seq=128, reps=15, dtype=torch.float32),
     "cuda": dict(shapes=["pythia-160m", "pythia-1.4b", "opt-1.3b"], batch=8, seq=512, reps=10,
                  dtype=torch.bfloat16),
 }
-FLOOR = "swap_floor"
-
-
-class _Floor:
-    """What the floor's attention function does on this call: nothing, capture or replace."""
-
-    mode: str | None = None
-    last: int = -1
-    store: dict = {}
-
-
-class _Stop(Exception):
-    pass
-
-
-def floor_attention(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
-    """Eager attention that captures the donor's patterns or uses them in the recipient."""
-    if _Floor.mode == "replace":
-        pattern = _Floor.store.pop(module.layer_idx)  # the recipient's own pattern is never needed
-    else:
-        scale = query.shape[-1] ** -0.5 if scaling is None else scaling
-        scores = torch.matmul(query, key.transpose(-1, -2)) * scale
-        if attention_mask is not None:
-            scores = scores + attention_mask[..., : key.shape[-2]]
-        pattern = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
-        if _Floor.mode == "capture":
-            _Floor.store[module.layer_idx] = pattern
-            if module.layer_idx == _Floor.last:
-                raise _Stop
-    return torch.matmul(pattern, value).transpose(1, 2).contiguous(), None
-
-
-def floor_swap(recipient, donor, tokens):
-    _Floor.mode, _Floor.store, _Floor.last = "capture", {}, donor.config.num_hidden_layers - 1
-    try:
-        donor.base_model(input_ids=tokens, use_cache=False)
-    except _Stop:
-        pass
-    _Floor.mode = "replace"
-    try:
-        return recipient(input_ids=tokens, use_cache=False).logits
-    finally:
-        _Floor.mode = None
-
-
-def bridge_swap(recipient, donor, tokens):
-    names = [f"blocks.{i}.attn.hook_pattern" for i in range(recipient.cfg.n_layers)]
-    _, cache = donor.run_with_cache(tokens, names_filter=lambda n: n.endswith("hook_pattern"))
-    fwd_hooks = [(n, lambda t, hook: cache[hook.name]) for n in names]
-    return recipient.run_with_hooks(tokens, fwd_hooks=fwd_hooks)
-
-
-def build(shape: str, seed: int, device, dtype):
-    from transformers import AutoModelForCausalLM, GPTNeoXConfig, OPTConfig
-
-    family, hidden, layers, heads, ffn, vocab = SHAPES[shape]
-    common = dict(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers,
-                  num_attention_heads=heads, max_position_embeddings=2048,
-                  pad_token_id=0, bos_token_id=1, eos_token_id=2)
-    if family == "pythia":
-        config = GPTNeoXConfig(intermediate_size=ffn, rotary_pct=0.25, use_parallel_residual=True,
-                               initializer_range=0.1, **common)
-    else:
-        config = OPTConfig(ffn_dim=ffn, word_embed_proj_dim=hidden, do_layer_norm_before=True,
-                           init_std=0.1, **common)
-    torch.manual_seed(seed)
-    with torch.device(device):
-        return AutoModelForCausalLM.from_config(config, dtype=dtype).eval()
-
-
-def boot_bridge(hf, workdir: Path):
-    """A live Bridge around ``hf`` (the config and a tokenizer on disk; no weights written)."""
-    from transformer_lens.model_bridge import TransformerBridge
-    from transformers import AutoTokenizer
-
-    import interp
-    from interp.tokenizer import build_word_tokenizer
-
-    hf.config.save_pretrained(workdir)
-    build_word_tokenizer(["a"]).save_pretrained(workdir)
-    tokenizer = AutoTokenizer.from_pretrained(workdir)  # the Bridge wants one read from disk
-    param = next(hf.parameters())
-    bridge = TransformerBridge.boot_transformers(
-        str(workdir), hf_model=hf, tokenizer=tokenizer, device=param.device, dtype=param.dtype
-    )
-    return interp.make_patterns_live(bridge, self_test=False)
+ROUTES = ("floor", "engine", "materialised", "bridge", "nnsight")
 
 
 def timed(fn, device):
@@ -142,9 +58,7 @@ def timed(fn, device):
     return time.perf_counter() - start, out
 
 
-def peak_mib(fn, device) -> str:
-    if device.type != "cuda":
-        return "n/a"
+def cuda_peak_mib(fn, device) -> str:
     torch.cuda.synchronize()
     torch.cuda.reset_peak_memory_stats(device)
     resident = torch.cuda.memory_allocated(device)
@@ -153,49 +67,111 @@ def peak_mib(fn, device) -> str:
     return f"{(torch.cuda.max_memory_allocated(device) - resident) / 2**20:.0f}"
 
 
+def make_routes(shape, args, device, dtype, workdir, only=None):
+    """Route name -> zero-argument callable returning logits (or a string: why it is absent)."""
+    from interp.interventions import PatternSwap
+
+    register_floor()
+    want = set(only or ROUTES)
+    plain = {role: build(shape, seed, device, dtype) for role, seed in (("recipient", 0), ("donor", 1))}
+    generator = torch.Generator().manual_seed(0)
+    tokens = torch.randint(10, SHAPES[shape][5], (args.batch, args.seq), generator=generator).to(device)
+    routes, keep = {}, {"tokens": tokens}
+    if want & {"engine", "materialised", "bridge"}:
+        # Booting a Bridge wraps the HF modules in place: the other routes keep untouched copies.
+        bridges = {role: boot_bridge(copy.deepcopy(m), workdir / f"{shape}-{role}") for role, m in plain.items()}
+        keep["bridges"] = bridges
+        engine = PatternSwap(bridges["recipient"], bridges["donor"])
+        materialised = PatternSwap(bridges["recipient"], bridges["donor"], path="materialised")
+        keep["engine"] = engine
+        routes["engine"] = lambda: engine(tokens)
+        routes["materialised"] = lambda: materialised(tokens)
+        routes["bridge"] = lambda: bridge_swap(bridges["recipient"], bridges["donor"], tokens)
+    if "nnsight" in want:
+        try:
+            wrapped = nnsight_models(*(copy.deepcopy(m) for m in plain.values()))
+            routes["nnsight"] = lambda: nnsight_swap(*wrapped, tokens)
+        except ImportError:
+            routes["nnsight"] = "nnsight not installed"
+    for model in plain.values():
+        model.set_attn_implementation("swap_floor")
+    routes["floor"] = lambda: floor_swap(plain["recipient"], plain["donor"], tokens)
+    return {name: routes[name] for name in ROUTES if name in routes and name in want}, keep
+
+
 @torch.no_grad()
 def bench_shape(shape, args, device, dtype, workdir):
-    from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
-
-    from interp.interventions.pattern_swap import PatternSwap
-
-    AttentionInterface.register(FLOOR, floor_attention)
-    AttentionMaskInterface.register(FLOOR, eager_mask)
-    roles = (("recipient", 0), ("donor", 1))
-    plain = {role: build(shape, seed, device, dtype) for role, seed in roles}
-    # Booting a Bridge wraps the HF modules in place: the floor keeps untouched copies.
-    bridges = {role: boot_bridge(copy.deepcopy(m), workdir / f"{shape}-{role}")
-               for role, m in plain.items()}
-    for model in plain.values():
-        model.set_attn_implementation(FLOOR)
-    engine = PatternSwap(bridges["recipient"], bridges["donor"])
-    vocab = SHAPES[shape][5]
-    generator = torch.Generator().manual_seed(0)
-    tokens = torch.randint(10, vocab, (args.batch, args.seq), generator=generator).to(device)
-    routes = {
-        "floor": lambda: floor_swap(plain["recipient"], plain["donor"], tokens),
-        "engine": lambda: engine(tokens),
-        "bridge": lambda: bridge_swap(bridges["recipient"], bridges["donor"], tokens),
-    }
-    logits = {name: fn().float() for name, fn in routes.items()}  # warm-up, and a correctness check
-    times = {name: [] for name in routes}
+    routes, keep = make_routes(shape, args, device, dtype, workdir)
+    logits, absent = {}, {}
+    for name, fn in list(routes.items()):  # warm-up, and the correctness check
+        if isinstance(fn, str):
+            absent[name] = fn
+            continue
+        try:
+            logits[name] = fn().float()
+        except Exception as error:  # an optional peer that fails is reported, not fatal
+            if name != "nnsight":
+                raise
+            absent[name] = f"failed: {type(error).__name__}: {str(error)[:60]}"
+    live = {name: fn for name, fn in routes.items() if name in logits}
+    times = {name: [] for name in live}
     for _ in range(args.reps):
-        for name, fn in routes.items():
+        for name, fn in live.items():
             times[name].append(timed(fn, device)[0])
     ms = {name: 1e3 * statistics.median(t) for name, t in times.items()}
-    peaks = {name: peak_mib(fn, device) for name, fn in routes.items()}
-    diff = {name: (logits[name] - logits["floor"]).abs().max().item()
-            for name in ("engine", "bridge")}
+    if device.type == "cuda":
+        peaks = {name: cuda_peak_mib(fn, device) for name, fn in live.items()}
+    elif args.dry:
+        peaks = {name: "skipped (--dry)" for name in live}
+    else:
+        peaks = {name: swap_memory.route_rss_in_subprocess(name, shape, args.batch, args.seq, args.threads)
+                 for name in live}
+    diff = {name: (logits[name] - logits["floor"]).abs().max().item() for name in logits if name != "floor"}
     # The swap must move the logits, or the differences above would prove nothing.
-    diff["moved"] = (bridges["recipient"](tokens).float() - logits["floor"]).abs().max().item()
-    del plain, bridges, engine, logits
+    diff["moved"] = (keep["bridges"]["recipient"](keep["tokens"]).float() - logits["floor"]).abs().max().item()
+    config = keep["engine"].donor_model.config
+    state = swap_memory.donor_state_bytes(keep["engine"], keep["tokens"])
+    state["heads"] = config.num_attention_heads
+    state["d_head"] = config.hidden_size // config.num_attention_heads
+    del routes, keep, live, logits
     if device.type == "cuda":
         torch.cuda.empty_cache()
-    return ms, peaks, diff
+    return ms, peaks, diff, absent, state
 
 
-def main(argv=None) -> int:
+def rss_route_main(args, device, dtype) -> int:
+    """One route's peak RSS above its models, in this (fresh) process, as one JSON line."""
+    with tempfile.TemporaryDirectory(prefix="swap-rss-") as tmp, torch.no_grad():
+        routes, _keep = make_routes(args.shapes[0], args, device, dtype, Path(tmp), only=[args.rss_route])
+        fn = routes[args.rss_route]
+        if isinstance(fn, str):
+            print(json.dumps({"skip": fn}))
+            return 0
+        mib, how = swap_memory.peak_rss_mib(fn)
+        print(json.dumps({"mib": mib, "how": how}))
+    return 0
+
+
+def cell(value, width, fmt):
+    return f"{format(value, fmt) if isinstance(value, float) else value:>{width}}"
+
+
+def print_shape(shape, ms, peaks, diff, absent, state):
+    ratio = lambda a, b: ms[a] / ms[b] if a in ms and b in ms else "-"  # noqa: E731
+    print(f"{shape:<12}" + "".join(cell(ms.get(r, "-"), 16, ".2f") for r in ROUTES)
+          + cell(ratio("engine", "floor"), 13, ".2f") + cell(ratio("materialised", "floor"), 13, ".2f")
+          + cell(ratio("bridge", "engine"), 14, ".2f") + cell(ratio("nnsight", "engine"), 15, ".2f"), flush=True)
+    print(f"{'':<12} peak MiB above weights: " + ", ".join(f"{r} {peaks.get(r, '-')}" for r in ROUTES if r in peaks))
+    print(f"{'':<12} max|route-floor|: " + ", ".join(f"{r} {diff[r]:.2e}" for r in ROUTES if r in diff)
+          + f"; max|floor-unswapped| {diff['moved']:.2e}")
+    for name, why in absent.items():
+        print(f"{'':<12} {name}: empty ({why})")
+    (short, full), qk, pat = state["lengths"], state["qk"], state["pattern"]
+    print(f"{'':<12} donor state per layer, seq {short} -> {full}: Q/K {qk[0]} -> {qk[1]} bytes "
+          f"(x{qk[1] / qk[0]:.2f}); pattern {pat[0]} -> {pat[1]} bytes (x{pat[1] / pat[0]:.2f})")
+
+
+def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--shapes", nargs="+", choices=list(SHAPES), help="default: by device")
@@ -203,9 +179,19 @@ def main(argv=None) -> int:
     parser.add_argument("--seq", type=int)
     parser.add_argument("--reps", type=int)
     parser.add_argument("--threads", type=int, default=1,
-                        help="CPU threads (default 1: shapes are tiny, and on a busy machine "
-                             "OpenMP spin-waits would dominate)")
+                        help="CPU threads (default 1: on a busy machine OpenMP spin-waits dominate)")
+    parser.add_argument("--dry", action="store_true",
+                        help="tiny shapes on CPU, 2 x 32 tokens, 2 reps, no RSS subprocesses: checks it runs")
+    parser.add_argument("--rss-route", choices=ROUTES, help=argparse.SUPPRESS)  # swap_memory's child
     args = parser.parse_args(argv)
+    if args.dry:
+        args.device, args.batch, args.seq, args.reps = "cpu", args.batch or 2, args.seq or 32, args.reps or 2
+    return args
+
+
+def run(argv=None) -> list[dict]:
+    """Print the table for ``argv``'s shapes; return each shape's measurements (gpu_check.py)."""
+    args = parse(argv)
     device = torch.device(args.device)
     defaults = DEFAULTS["cuda" if device.type == "cuda" else "cpu"]
     for key in ("shapes", "batch", "seq", "reps"):
@@ -214,21 +200,30 @@ def main(argv=None) -> int:
     if device.type == "cpu":
         torch.set_num_threads(args.threads)
     dtype = defaults["dtype"]
+    if args.rss_route:
+        rss_route_main(args, device, dtype)
+        return []
     name = (torch.cuda.get_device_name(device) if device.type == "cuda"
             else f"cpu, {torch.get_num_threads()} thread(s)")
     print(f"{name}; {dtype}; batch {args.batch} x seq {args.seq}; every layer swapped; "
-          f"median of {args.reps} interleaved reps")
-    header = (f"{'shape':<12} {'floor ms':>9} {'engine ms':>10} {'bridge ms':>10} "
-              f"{'engine/floor':>13} {'bridge/engine':>14} {'peak MiB floor/engine/bridge':>29} "
-              f"{'max|engine-floor|':>18} {'max|bridge-floor|':>18} {'max|floor-unswapped|':>21}")
-    print(header)
+          f"median of {args.reps} interleaved reps; ms per swap")
+    print(f"{'shape':<12}" + "".join(f"{r + ' ms':>16}" for r in ROUTES)
+          + f"{'engine/floor':>13}{'mater./floor':>13}{'bridge/engine':>14}{'nnsight/engine':>15}")
+    results = []
     with tempfile.TemporaryDirectory(prefix="swap-bench-") as tmp:
         for shape in args.shapes:
-            ms, peaks, diff = bench_shape(shape, args, device, dtype, Path(tmp))
-            print(f"{shape:<12} {ms['floor']:>9.2f} {ms['engine']:>10.2f} {ms['bridge']:>10.2f} "
-                  f"{ms['engine'] / ms['floor']:>13.2f} {ms['bridge'] / ms['engine']:>14.2f} "
-                  f"{'/'.join(peaks.values()):>29} {diff['engine']:>18.2e} "
-                  f"{diff['bridge']:>18.2e} {diff['moved']:>21.2e}", flush=True)
+            ms, peaks, diff, absent, state = bench_shape(shape, args, device, dtype, Path(tmp))
+            print_shape(shape, ms, peaks, diff, absent, state)
+            results.append(dict(shape=shape, ms=ms, peaks=peaks, diff=diff, absent=absent, state=state))
+    fit, total = swap_memory.fit_6p9b(state, args.batch, state["heads"], state["d_head"], dtype)
+    for line in fit:
+        print(line)
+    results[-1]["fit_bytes"] = total
+    return results
+
+
+def main(argv=None) -> int:
+    run(argv)
     return 0
 
 

@@ -1,17 +1,19 @@
 """The slot mechanism: attention-pattern and score edits that take effect on every family.
 
-The mechanism, in ten lines:
+The mechanism, in eleven lines:
 1. transformers 5 lets a model run a registered attention function. We register one,
-   ``"interp"``, with HF's eager mask builder, and select it on every model we load.
+   ``"interp"``, with HF's SDPA mask builder, and select it on every model we load.
 2. An HF attention module may carry an ``AttentionSlot`` (attribute ``interp_slot``): two
    callables, ``scores`` (pre-softmax, masked) and ``pattern`` (post-softmax). The function
    calls them mid-computation, so what they return is what the values are mixed with.
 3. With no slot, or a slot whose hooks have nothing registered, it runs fused SDPA.
-4. ``installed(modules, slots)`` puts slots on for one forward and restores what was there;
+4. A slot's ``attend`` replaces the computation outright: the transplant path runs fused SDPA
+   on a donor's queries and keys (``capture_qk`` keeps them; ``interventions.transplant``).
+5. ``installed(modules, slots)`` puts slots on for one forward and restores what was there;
    ``torch_hooks(...)`` does the same for raw torch hooks. No hook outlives its block.
-5. ``plain_model`` gives a Bridge's HF model as a structural twin (shared weights) that runs
+6. ``plain_model`` gives a Bridge's HF model as a structural twin (shared weights) that runs
    HF's own layers on these slots, with no Bridge in between: the path fast engines take.
-6. Inside a TransformerBridge the slots hold the Bridge's own HookPoints (``interp.bridge``).
+7. Inside a TransformerBridge the slots hold the Bridge's own HookPoints (``interp.bridge``).
 """
 
 from __future__ import annotations
@@ -47,8 +49,12 @@ class AttentionSlot:
     Each field is ``None`` or a callable ``tensor -> tensor`` (a TransformerLens HookPoint is
     one). ``given``, when set, supplies the pattern outright, called as ``given(query, key)``:
     the module's own scores and pattern are then never computed (a swap at alpha = 1 needs
-    only the donor's). ``return_weights`` is False inside a Bridge, whose wrapper would
-    otherwise fire its hooks a second time on the returned weights.
+    only the donor's). ``attend``, when set, replaces the whole computation: it is called as
+    ``attend(module, query, key, value, attention_mask, scaling, dropout, **kwargs)`` and
+    returns the output ``[b, pos, head, d_head]``; no pattern exists (the transplant path,
+    which calls ``fused_attention`` itself). ``return_weights`` is False inside a Bridge,
+    whose wrapper would otherwise fire its hooks a second time on the returned weights.
+    ``AttentionSlot()`` (nothing set) runs fused SDPA, whatever slot the module held before.
 
     >>> slot = AttentionSlot(pattern=lambda p: p)
     """
@@ -56,10 +62,12 @@ class AttentionSlot:
     scores: Optional[TensorEdit] = None
     pattern: Optional[TensorEdit] = None
     given: Optional[Callable[[Tensor, Tensor], Tensor]] = None
+    attend: Optional[Callable[..., HeadActivation]] = None
     return_weights: bool = True
 
     def is_active(self) -> bool:
-        return self.given is not None or _wants_call(self.scores) or _wants_call(self.pattern)
+        return (self.given is not None or self.attend is not None
+                or _wants_call(self.scores) or _wants_call(self.pattern))
 
 
 def _wants_call(edit: Optional[TensorEdit]) -> bool:
@@ -88,19 +96,15 @@ def interp_attention_forward(
     slot: Optional[AttentionSlot] = getattr(module, "interp_slot", None)
     kwargs.pop("pattern_fn", None)  # the Bridge's own seam; the slot supersedes it
     if slot is None or not slot.is_active():
-        from transformers.integrations.sdpa_attention import sdpa_attention_forward
-
-        return sdpa_attention_forward(
-            module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
-        )
+        return fused_attention(module, query, key, value, attention_mask, scaling, dropout, **kwargs), None
+    if slot.attend is not None:
+        return slot.attend(module, query, key, value, attention_mask, scaling, dropout, **kwargs), None
     if slot.given is not None:
         pattern = slot.given(query, key).to(query.dtype)
     else:
         if scaling is None:  # OPT pre-scales queries and passes 1.0: never recompute it here
             scaling = query.shape[-1] ** -0.5
-        scores = torch.matmul(query, key.transpose(-1, -2)) * scaling
-        if attention_mask is not None:
-            scores = scores + attention_mask[..., : key.shape[-2]]
+        scores = _masked(torch.matmul(query, key.transpose(-1, -2)) * scaling, attention_mask)
         if _wants_call(slot.scores):
             scores = slot.scores(scores)
         pattern = nn.functional.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
@@ -111,17 +115,52 @@ def interp_attention_forward(
     return out, (pattern if slot.return_weights else None)
 
 
+def _masked(scores: Tensor, attention_mask: Optional[Tensor]) -> Tensor:
+    """Scores with masked keys at the dtype's minimum. HF hands over SDPA's mask: ``None`` for
+    plain causal attention (so fused layers run ``is_causal``), else a bool mask (True: attend),
+    or an additive float one from callers that build their own."""
+    query_len, key_len = scores.shape[-2:]
+    if attention_mask is None:
+        visible = torch.ones(query_len, key_len, dtype=torch.bool, device=scores.device)
+        attention_mask = visible.tril(key_len - query_len)
+    attention_mask = attention_mask[..., :key_len]
+    if attention_mask.dtype != torch.bool:
+        return scores + attention_mask
+    return scores.masked_fill(~attention_mask, torch.finfo(scores.dtype).min)
+
+
+def fused_attention(
+    module: nn.Module, query: HeadStates, key: HeadStates, value: HeadStates,
+    attention_mask: Optional[Tensor], scaling: Optional[float], dropout: float = 0.0, **kwargs: Any,
+) -> HeadActivation:
+    """transformers' SDPA attention, output only ``[b, pos, head, d_value]``: the one fused
+    call every unedited layer and every transplanted layer makes, so a self-swap is bitwise
+    the model's own fused forward. ``value`` may have another ``d_head`` than ``query``.
+
+    >>> q = torch.randn(1, 2, 3, 4)
+    >>> fused_attention(nn.Module(), q, q, torch.randn(1, 2, 3, 6), None, 0.5).shape
+    torch.Size([1, 3, 2, 6])
+    """
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    return sdpa_attention_forward(
+        module, query, key, value, attention_mask, dropout=dropout, scaling=scaling, **kwargs
+    )[0]
+
+
 def register_attention() -> None:
     """Register the ``interp`` attention function and its mask with transformers (idempotent).
 
     >>> register_attention()
     """
     from transformers import AttentionInterface
-    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    from transformers.masking_utils import AttentionMaskInterface, sdpa_mask
 
     AttentionInterface.register(ATTN_IMPLEMENTATION, interp_attention_forward)
     # Without a registered mask builder HF builds no causal mask for a custom implementation.
-    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, eager_mask)
+    # SDPA's builder returns None for unpadded causal batches: fused layers then run SDPA's
+    # is_causal kernels (no [q, k] mask read), and the eager path builds the causal mask itself.
+    AttentionMaskInterface.register(ATTN_IMPLEMENTATION, sdpa_mask)
 
 
 def use_interp_attention(hf_model: nn.Module) -> None:
@@ -240,3 +279,58 @@ def capture_patterns(model: nn.Module, layers: Iterable[int], tokens: Tokens) ->
     return store
 
 
+@dataclass(frozen=True)
+class DonorQK:
+    """One layer's queries and keys as its attention function received them: after rotary
+    (GPT-NeoX rotates the first ``rotary_pct`` of each head), OPT's queries pre-scaled;
+    ``scaling`` is the scale that call used (``None``: SDPA's ``d_head ** -0.5``; OPT: 1.0).
+
+    >>> DonorQK(torch.zeros(1, 2, 3, 4), torch.zeros(1, 2, 3, 4), 0.5).nbytes
+    192
+    """
+
+    query: HeadStates
+    key: HeadStates
+    scaling: Optional[float]
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of storage held (the storages, not the views: what keeping it costs)."""
+        storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in (self.query, self.key)}
+        return sum(storages.values())
+
+
+@torch.no_grad()
+def capture_qk(model: nn.Module, layers: Iterable[int], tokens: Tokens) -> dict[int, DonorQK]:
+    """``model``'s queries and keys on ``tokens`` at ``layers``, from a fused forward (a plain
+    HF model on ``"interp"`` attention) that stops at the last layer needed: the donor state of
+    the transplant path, ``2 x [b, head, pos, d_head]`` per layer instead of a pattern.
+
+    >>> import interp
+    >>> hf = plain_model(interp.load_model("suite/opt-s3", self_test=False))
+    >>> kept = capture_qk(hf, {1}, torch.tensor([[5, 6, 7]]))[1]
+    >>> kept.query.shape, kept.scaling  # OPT pre-scales its queries and attends at scale 1
+    (torch.Size([1, 4, 3, 12]), 1.0)
+    """
+    needed = sorted(layers)
+    store: dict[int, DonorQK] = {}
+    arch = arch_of(model)
+
+    def capture(layer: int):
+        def keep(module, query, key, value, attention_mask, scaling, dropout, **kwargs):
+            arch.check_attention_scaling(scaling, query.shape[-1])
+            store[layer] = DonorQK(query, key, scaling)
+            if layer == needed[-1]:
+                raise _Done  # nothing after the last layer needed is computed
+            return fused_attention(module, query, key, value, attention_mask, scaling, dropout, **kwargs)
+        return keep
+
+    modules = attention_modules(model)[: needed[-1] + 1]
+    slots = [AttentionSlot(attend=capture(i), return_weights=False) if i in needed
+             else AttentionSlot(return_weights=False) for i in range(len(modules))]
+    with installed(modules, slots):
+        try:
+            model.base_model(input_ids=tokens, use_cache=False)
+        except _Done:
+            pass
+    return store

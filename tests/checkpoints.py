@@ -177,3 +177,98 @@ def random_causal_pattern(batch: int, heads: int, length: int, seed: int) -> Ten
     scores = torch.randn(batch, heads, length, length, generator=g) * 3
     mask = torch.ones(length, length, dtype=torch.bool).triu(1)
     return scores.masked_fill(mask, float("-inf")).softmax(-1)
+
+
+# --- Added for the transplant path (interp.interventions.transplant): a reference that also
+# computes each layer's own pattern, from the weights, with its own rotary and scaling code.
+
+
+def tiny_model(family: str, *, seed: int, d_model: int = 32, heads: int = 4, layers: int = 2,
+               rotary_pct: float = 0.25, init_std: float = 0.1) -> nn.Module:
+    """A random-weight plain HF model (``"pythia"`` or ``"opt"``), fp32, eval; init std 0.1 so
+    patterns are far from uniform. Pythia's rotary share defaults to the real models' 25%."""
+    arch = arch_named(family)
+    extra = dict(rotary_pct=rotary_pct) if family == "pythia" else {}
+    config = arch.new_config(vocab_size=len(WORDS) + 3, d_model=d_model, n_layers=layers, n_heads=heads,
+                             d_mlp=2 * d_model, n_ctx=64, init_std=init_std, **extra,
+                             special=dict(pad_token_id=0, bos_token_id=1, eos_token_id=2))
+    torch.manual_seed(seed)
+    return arch.new_model(config).eval()
+
+
+def _rotate(x: Tensor, base: float, rotary_dims: int) -> Tensor:
+    """GPT-NeoX rotary on the first ``rotary_dims`` of each head (half-split convention)."""
+    if rotary_dims == 0:
+        return x
+    positions = torch.arange(x.shape[-2], dtype=torch.float32)
+    inverse = 1.0 / base ** (torch.arange(0, rotary_dims, 2, dtype=torch.float32) / rotary_dims)
+    angles = torch.outer(positions, inverse).repeat(1, 2)  # [pos, rotary_dims]
+    rot, rest = x[..., :rotary_dims], x[..., rotary_dims:]
+    half = rotary_dims // 2
+    turned = torch.cat([-rot[..., half:], rot[..., :half]], -1)
+    return torch.cat([rot * angles.cos() + turned * angles.sin(), rest], -1)
+
+
+def _own_pattern(q: Tensor, k: Tensor) -> Tensor:
+    scores = (q @ k.transpose(-1, -2)) * q.shape[-1] ** -0.5
+    future = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool).triu(1)
+    return scores.masked_fill(future, float("-inf")).softmax(-1)
+
+
+@torch.no_grad()
+def reference_logits_live(model: nn.Module, tokens: Tensor, edit) -> Tensor:
+    """``reference_logits`` where layer L's pattern is ``edit(L, own)``, ``own`` being the
+    pattern the layer's own queries and keys give in this very forward (causal, no padding),
+    computed here from the weights (rotary and scaling included), not by HF's attention code.
+    ``edit=lambda layer, own: own`` reproduces the model's forward."""
+    cfg = model.config
+    n = cfg.num_attention_heads
+    d = cfg.hidden_size // n
+    seen: dict[int, Tensor] = {}
+    if isinstance(model, GPTNeoXForCausalLM):
+        layers = model.gpt_neox.layers
+        rotary = int(d * cfg.rope_parameters.get("partial_rotary_factor", 1.0))
+        base = cfg.rope_parameters["rope_theta"]
+        sites = [layer.attention.query_key_value for layer in layers]
+
+        def queries_keys(i: int) -> tuple[Tensor, Tensor]:
+            qkv = seen[i]  # [b, s, heads * 3 * d], rows per head [q, k, v]
+            b, s, _ = qkv.shape
+            per_head = qkv.view(b, s, n, 3 * d).transpose(1, 2)
+            return (_rotate(per_head[..., :d], base, rotary), _rotate(per_head[..., d : 2 * d], base, rotary))
+    else:
+        attns = [layer.self_attn for layer in model.model.decoder.layers]
+        sites = [a.v_proj for a in attns]
+
+        def queries_keys(i: int) -> tuple[Tensor, Tensor]:
+            x = seen[i]  # the attention input (v_proj's input)
+            return _heads(attns[i].q_proj(x), n), _heads(attns[i].k_proj(x), n)
+
+    def keep(i: int, use_input: bool):
+        def hook(module, args, output):
+            seen[i] = args[0] if use_input else output
+        return hook
+
+    class Live(dict):
+        def __getitem__(self, i: int) -> Tensor:
+            return edit(i, _own_pattern(*queries_keys(i)))
+
+    handles = [site.register_forward_hook(keep(i, not isinstance(model, GPTNeoXForCausalLM)))
+               for i, site in enumerate(sites)]
+    try:
+        return reference_logits(model, tokens, Live())
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def reference_patterns(model: nn.Module, tokens: Tensor) -> dict[int, Tensor]:
+    """Every layer's own pattern on ``tokens``, from ``reference_logits_live``."""
+    kept: dict[int, Tensor] = {}
+
+    def record(layer: int, own: Tensor) -> Tensor:
+        kept[layer] = own
+        return own
+
+    reference_logits_live(model, tokens, record)
+    return kept

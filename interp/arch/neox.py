@@ -53,4 +53,5 @@ ARCH = Arch(
     ),
     new_config=new_config,
     bridge_binds_slots=False,
+    rotary=True,
 )

@@ -52,4 +52,5 @@ ARCH = Arch(
     new_config=new_config,
     bridge_binds_slots=True,
     bridge_fixes=("unflatten_post_ln",),
+    prescaled_queries=True,
 )

@@ -20,6 +20,11 @@ class Arch:
     (OPT), so pattern hooks go live by binding the Bridge's HookPoints into our slots; when
     False (GPT-NeoX) the Bridge recomputes attention itself and its hooks are live already.
     ``bridge_fixes`` names the repairs in ``interp.bridge.fixes`` this family needs.
+
+    Where Q and K live, for the transplant path (which keeps the queries and keys that HF hands
+    its attention function): ``rotary`` families rotate the first ``rotary_dims(config)`` of
+    each head before that call; ``prescaled_queries`` families multiply q by ``d_head ** -0.5``
+    in the projection and attend at scale 1.0 (``check_attention_scaling`` guards both facts).
     """
 
     family: str
@@ -31,6 +36,35 @@ class Arch:
     new_config: Callable[..., Any]
     bridge_binds_slots: bool
     bridge_fixes: tuple[str, ...] = field(default=())
+    rotary: bool = False
+    prescaled_queries: bool = False
+
+    def rotary_dims(self, config: Any) -> int:
+        """How many leading dimensions of each head rotary embeddings rotate (0: none).
+
+        >>> from interp.arch import ARCHES
+        >>> config = ARCHES["GPTNeoXForCausalLM"].new_config(
+        ...     vocab_size=10, d_model=64, n_layers=1, n_heads=2, d_mlp=8, n_ctx=8)
+        >>> ARCHES["GPTNeoXForCausalLM"].rotary_dims(config)  # 25% of d_head 32
+        8
+        """
+        if not self.rotary:
+            return 0
+        d_head = config.hidden_size // config.num_attention_heads
+        return int(d_head * config.rope_parameters.get("partial_rotary_factor", 1.0))
+
+    def check_attention_scaling(self, scaling: Optional[float], d_head: int) -> None:
+        """Raise unless ``scaling`` (what HF passed the attention function) is this family's:
+        1.0 where queries are pre-scaled, else ``d_head ** -0.5`` (or None, meaning that).
+
+        >>> from interp.arch import ARCHES
+        >>> ARCHES["OPTForCausalLM"].check_attention_scaling(1.0, 64)
+        """
+        expected = 1.0 if self.prescaled_queries else d_head**-0.5
+        if scaling is not None and abs(scaling - expected) > 1e-12 * expected:
+            raise ValueError(
+                f"{self.hf_class} attended at scale {scaling}, interp/arch/ expects {expected} "
+                "(prescaled_queries): transformers changed how it scales queries; update the record")
 
     def qkv_rows(self, which: str, n_heads: int, d_head: int) -> Rows:
         """Rows of the fused QKV output (or weight) that hold ``which`` in {q, k, v}.

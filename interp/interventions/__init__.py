@@ -1,13 +1,16 @@
 """Engines that run a model under an intervention; each is an ``nn.Module`` whose
 ``forward(tokens) -> logits`` ``interp.evaluate`` scores like any model.
 
-- ``PatternSwap``: a recipient on a donor's attention patterns (controls, alpha, head maps).
+- ``PatternSwap``: a recipient on a donor's attention patterns (controls, alpha, head maps),
+  by transplanting the donor's queries and keys into fused attention (``transplant``) or by
+  materialising patterns; ``head_maps`` pairs donor and recipient layers and heads.
 - ``ValueSwap``: a recipient on a donor's value vectors.
 """
 
 from interp.interventions.pattern_swap import (
     CONTROLS,
     HEAD_MAPPINGS,
+    PATHS,
     PatternSwap,
     ShapeMismatchError,
     TokenizerMismatchError,
@@ -18,6 +21,6 @@ from interp.interventions.pattern_swap import (
 )
 from interp.interventions.value_swap import ValueSwap
 
-__all__ = ["CONTROLS", "HEAD_MAPPINGS", "PatternSwap", "ShapeMismatchError",
+__all__ = ["CONTROLS", "HEAD_MAPPINGS", "PATHS", "PatternSwap", "ShapeMismatchError",
            "TokenizerMismatchError", "ValueSwap", "calibration_tokens", "check_same_tokens",
            "head_map", "layer_map"]

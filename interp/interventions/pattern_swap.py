@@ -4,12 +4,18 @@ The mechanism:
 1. A Bridge's HF model is unwrapped into a structural twin: every Bridge wrapper is replaced by
    the module it wraps. The twin shares every parameter and buffer, so it costs no memory, and
    it runs HF's own layers with the ``"interp"`` attention function (interp/attention.py).
-2. Donor forward, under ``no_grad``: capture slots on the donor layers needed keep their
-   patterns; the forward stops right after the last of them (no later layers, no unembedding).
-3. Recipient forward: on each swapped layer a slot returns ``lerp(own, donor, alpha)``, with
-   donor heads mapped to recipient heads (``head_map``); every other layer runs an identity
-   slot, so the unswapped path is the same eager path and a self-swap is bitwise the base.
-4. Slots are installed for one forward only; whatever slot a module held before is put back.
+2. Two paths; ``PatternSwap.path`` says which the next forward takes:
+   - transplant (the default wherever it applies: index maps, match maps that select donor
+     heads, every control): the donor runs fused and keeps each needed layer's queries and
+     keys (``capture_qk``); each swapped recipient layer runs fused SDPA on them with its own
+     values (``interventions.transplant``). Unswapped layers run fused, so a self-swap is
+     bitwise the model's fused forward, which is what ``PatternSwap.base`` runs.
+   - materialised (``path="materialised"``, and the fallback for ``heads="mean"``, for match
+     maps with head-means, and for ``"match"`` before ``match_heads_on``): the donor runs
+     eager and keeps its patterns (``capture_patterns``); each swapped layer's slot returns
+     ``lerp(own, donor, alpha)``; unswapped layers run an identity slot (the same eager path).
+   Both stop the donor forward right after the last layer needed.
+3. Slots are installed for one forward only; whatever slot a module held before is put back.
 
 >>> import interp
 >>> recipient = interp.load_model("suite/pythia-s2")
@@ -23,122 +29,33 @@ The mechanism:
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
-from fractions import Fraction
-from typing import Any, Literal, Optional, Sequence, Union
+from typing import Any, Literal, Optional, Sequence
 
 import torch
-from scipy.optimize import linear_sum_assignment
 from torch import Tensor, nn
 
 from hooks.patterns import uniform_pattern
 from hooks.types import generator_for
-from interp.attention import AttentionSlot, attention_modules, capture_patterns, identity, installed, plain_model
+from interp.attention import (AttentionSlot, DonorQK, attention_modules, capture_patterns, capture_qk,
+                              identity, installed, plain_model)
+from interp.interventions.head_maps import (HEAD_MAPPINGS, TIE_BONUS, HeadMap, HeadMapping,
+                                            ShapeMismatchError, head_map, layer_map)
+from interp.interventions.transplant import Transplant
 from interp.types import DonorPattern, Logits, Pattern, Tokens
 
+__all__ = ["CONTROLS", "HEAD_MAPPINGS", "PATHS", "TIE_BONUS", "HeadMap", "PatternSwap", "ShapeMismatchError",
+           "TokenizerMismatchError", "calibration_tokens", "check_same_tokens", "head_map", "layer_map"]
 
-HeadMapping = Literal["index", "mean", "match"]
+
 Control = Optional[Literal["other_input", "uniform", "shuffle_heads"]]
-HEAD_MAPPINGS = ("index", "mean", "match")
+SwapPath = Literal["auto", "transplant", "materialised"]
 CONTROLS = (None, "other_input", "uniform", "shuffle_heads")
+PATHS = ("auto", "transplant", "materialised")
 PROBE_TEXT = "The cat sat on the mat. 12 + 7 = 19"
-TIE_BONUS = 1e-9  # cosine margin within which heads="match" keeps head i on donor head i
 
 
 class TokenizerMismatchError(ValueError):
     """Recipient and donor would not read the same token tensor as the same text."""
-
-
-class ShapeMismatchError(ValueError):
-    """Donor and recipient shapes differ in a way the chosen mapping cannot bridge."""
-
-
-def layer_map(n_recipient: int, n_donor: int) -> list[int]:
-    """The donor layer feeding each recipient layer, by relative depth.
-
-    Recipient layer ``i`` takes donor layer ``round(i * (n_donor - 1) / (n_recipient - 1))``
-    (Python's round, computed exactly); a 1-layer recipient takes donor layer 0.
-
-    >>> layer_map(2, 3)
-    [0, 2]
-    >>> layer_map(4, 2)
-    [0, 0, 1, 1]
-    """
-    if n_recipient < 1 or n_donor < 1:
-        raise ValueError(f"layer counts must be >= 1, got {n_recipient} and {n_donor}")
-    if n_recipient == 1:
-        return [0]
-    return [round(Fraction(i * (n_donor - 1), n_recipient - 1)) for i in range(n_recipient)]
-
-
-@dataclass(frozen=True)
-class HeadMap:
-    """Turns donor patterns [b, donor_head, q, k] into [b, head, q, k].
-
-    ``assignment[i]`` is the donor head recipient head ``i`` takes, or ``None`` for the mean
-    over the donor's heads.
-
-    >>> HeadMap("mean", (None, None))(torch.ones(1, 3, 2, 2)).shape
-    torch.Size([1, 2, 2, 2])
-    """
-
-    how: str
-    assignment: tuple[Optional[int], ...]
-
-    def __call__(self, donor: DonorPattern) -> Pattern:
-        n_donor = donor.shape[1]
-        if self.assignment == tuple(range(n_donor)):
-            return donor
-        if all(a is None for a in self.assignment):
-            return donor.mean(1, keepdim=True).expand(-1, len(self.assignment), -1, -1)
-        pool = donor
-        if None in self.assignment:
-            pool = torch.cat([donor, donor.mean(1, keepdim=True)], 1)
-        index = [n_donor if a is None else a for a in self.assignment]
-        return pool.index_select(1, torch.tensor(index, device=donor.device))
-
-
-def head_map(
-    own: Union[Pattern, int], donor: Union[DonorPattern, int], how: HeadMapping
-) -> HeadMap:
-    """Map one layer's donor heads onto the recipient's (``own``: its patterns, or head count).
-
-    - ``"index"``: head i takes donor head i; needs equal head counts.
-    - ``"mean"``: every head takes the donor's head-mean.
-    - ``"match"``: a Hungarian assignment (``scipy.optimize.linear_sum_assignment``) maximising
-      the cosine similarity, over batch and positions, of each recipient head's own pattern and
-      its donor head's (float64; within ``TIE_BONUS`` the index mapping wins). With fewer
-      donor heads, the heads left over take the donor's mean. Needs both patterns as tensors.
-
-    >>> own = torch.rand(1, 3, 4, 4)
-    >>> head_map(own, own[:, [2, 0, 1]], "match").assignment
-    (1, 2, 0)
-    """
-    n_own = own if isinstance(own, int) else own.shape[1]
-    n_donor = donor if isinstance(donor, int) else donor.shape[1]
-    if how == "index":
-        if n_own != n_donor:
-            raise ShapeMismatchError(
-                f"heads='index' needs equal head counts, but the recipient has {n_own} heads and "
-                f"the donor {n_donor}: map them with --heads mean|match (heads='mean' or 'match')"
-            )
-        return HeadMap(how, tuple(range(n_own)))
-    if how == "mean":
-        return HeadMap(how, (None,) * n_own)
-    if how != "match":
-        raise ValueError(f"heads must be one of {', '.join(HEAD_MAPPINGS)}, got {how!r}")
-    if isinstance(own, int) or isinstance(donor, int):
-        raise TypeError("heads='match' compares patterns: pass both as [b, head, q, k] tensors")
-    o, d = (nn.functional.normalize(p.detach().transpose(0, 1).flatten(1).double(), dim=1)
-            for p in (own, donor))
-    similarity = o @ d.T
-    if n_own == n_donor:  # ties go to the index mapping: a self-swap maps each head to itself
-        similarity += TIE_BONUS * torch.eye(n_own, dtype=similarity.dtype, device=similarity.device)
-    rows, cols = linear_sum_assignment(similarity.cpu().numpy(), maximize=True)
-    assignment: list[Optional[int]] = [None] * n_own
-    for r, c in zip(rows.tolist(), cols.tolist()):
-        assignment[r] = c
-    return HeadMap(how, tuple(assignment))
 
 
 def calibration_tokens(tokenizer: Any, prompts: list[str], max_len: int) -> Tokens:
@@ -211,6 +128,11 @@ class PatternSwap(nn.Module):
     with heads permuted by a non-identity permutation seeded by ``seed`` and the layer (the
     one ``hooks.shuffle_heads(seed)`` draws). The last two need no donor forward.
 
+    ``path``: ``"auto"`` (default) takes the transplant path wherever it applies and the
+    materialised one elsewhere (see the module docstring); ``"transplant"`` raises where it
+    does not apply; ``"materialised"`` always builds patterns (for hooks that need them).
+    The ``path`` property names the path the next forward takes; ``paths_taken`` counts them.
+
     ``assignments[layer]`` counts the head assignments used (``HeadMap.assignment`` tuples;
     with ``"match"`` one per forward), ``permutations[layer]`` the shuffle_heads orders.
 
@@ -222,6 +144,8 @@ class PatternSwap(nn.Module):
     PatternSwap(layers=[0, 1], alpha=0.5, heads='index', control=None, self_swap=False)
     >>> swap(recipient.to_tokens("2 + 3 =")).shape  # [batch, pos, vocab]
     torch.Size([1, 4, 801])
+    >>> swap.path, PatternSwap(recipient, donor, heads="mean").path
+    ('transplant', 'materialised')
     >>> rows = interp.evaluate(swap, [interp.get_task("arithmetic_add", n=4)], condition="swap L0-1")
     >>> rows.condition.tolist(), rows.n.tolist()
     (['swap L0-1'], [4])
@@ -237,15 +161,13 @@ class PatternSwap(nn.Module):
         heads: HeadMapping = "index",
         control: Control = None,
         seed: int = 0,
+        path: SwapPath = "auto",
     ) -> None:
         super().__init__()
-        if not 0.0 <= float(alpha) <= 1.0:
-            raise ValueError(f"alpha must be in [0, 1] so the mix is a distribution, got {alpha}")
-        if heads not in HEAD_MAPPINGS:
-            raise ValueError(f"heads must be one of {', '.join(HEAD_MAPPINGS)}, got {heads!r}")
-        if control not in CONTROLS:
-            raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
+        _check_settings(alpha, heads, control, path)
         self.alpha, self.heads, self.control, self.seed = float(alpha), heads, control, seed
+        self.path_setting = path
+        self.paths_taken: Counter = Counter()
         self.tokenizer = getattr(recipient, "tokenizer", None)
         if getattr(recipient, "interp_source", None) is not None:
             self.interp_source = recipient.interp_source  # evaluate's model column
@@ -278,11 +200,15 @@ class PatternSwap(nn.Module):
         fixed = self.layers if heads != "match" and self.uses_donor else ()
         self._fixed_maps = {L: head_map(n_heads, d_cfg.num_attention_heads, heads) for L in fixed}
         self.assignments: dict[int, Counter] = {layer: Counter() for layer in self.layers}
+        if path == "transplant" and self.uses_donor and heads == "mean":
+            raise ValueError("path='transplant' cannot take heads='mean' (a mean of patterns is no "
+                             "pattern of any queries and keys): use path='auto' or 'materialised'")
 
     @classmethod
-    def base(cls, recipient: nn.Module) -> "PatternSwap":
-        """The recipient's own logits through the same eager path (identity slots everywhere):
-        what a self-swap on the same input reproduces bitwise.
+    def base(cls, recipient: nn.Module, *, path: SwapPath = "auto") -> "PatternSwap":
+        """The recipient's own logits, unswapped: its fused forward (on ``path="materialised"``
+        the eager path, identity slots everywhere). A self-swap on the same input through the
+        same path reproduces it bitwise.
 
         >>> import interp
         >>> recipient = interp.load_model("suite/pythia-s2")
@@ -293,7 +219,7 @@ class PatternSwap(nn.Module):
         >>> torch.equal(base(tokens), PatternSwap(recipient)(tokens))  # a self-swap of every layer
         True
         """
-        return cls(recipient, layers=())
+        return cls(recipient, layers=(), path=path)
 
     def get_output_embeddings(self) -> nn.Module:
         """The recipient's output projection: scoring gathers the positions it reads before
@@ -304,6 +230,27 @@ class PatternSwap(nn.Module):
         self_swap = self.donor_model is self.recipient_model
         return (f"PatternSwap(layers={list(self.layers)}, alpha={self.alpha}, "
                 f"heads={self.heads!r}, control={self.control!r}, self_swap={self_swap})")
+
+    @property
+    def path(self) -> str:
+        """``"transplant"`` or ``"materialised"``: the path the next forward takes.
+
+        >>> import interp
+        >>> swap = PatternSwap(interp.load_model("suite/pythia-s2"), heads="match")
+        >>> swap.path  # a match map is fitted per batch, on patterns
+        'materialised'
+        >>> _ = swap.match_heads_on(torch.tensor([[5, 6, 7, 8]])); swap.path
+        'transplant'
+        """
+        if self.path_setting == "materialised":
+            return "materialised"
+        if self.uses_donor and not all(layer in self._fixed_maps and self._fixed_maps[layer].selects_heads
+                                       for layer in self.layers):
+            if self.path_setting == "transplant":
+                raise ValueError("path='transplant' needs head maps that select donor heads: call "
+                                 "match_heads_on first (heads='match'), or use path='auto'")
+            return "materialised"
+        return "transplant"
 
     def _permutation(self, layer: int, n_heads: int) -> list[int]:
         generator = generator_for(self.seed, f"blocks.{layer}.attn.hook_pattern")
@@ -316,6 +263,11 @@ class PatternSwap(nn.Module):
     def donor_patterns(self, tokens: Tokens) -> dict[int, DonorPattern]:
         """The donor's patterns on ``tokens``, for the donor layers the swap needs only."""
         return capture_patterns(self.donor_model, {self.layer_map[layer] for layer in self.layers}, tokens)
+
+    @torch.no_grad()
+    def donor_qk(self, tokens: Tokens) -> dict[int, DonorQK]:
+        """The donor's queries and keys on ``tokens`` (fused forward), for the layers needed."""
+        return capture_qk(self.donor_model, {self.layer_map[layer] for layer in self.layers}, tokens)
 
     @torch.no_grad()
     def match_heads_on(self, tokens: Tokens) -> dict[int, HeadMap]:
@@ -372,13 +324,37 @@ class PatternSwap(nn.Module):
                 "batch holds 1 sequence: use batches of >= 2 (evaluate's last batch can be 1: "
                 "pick a batch_size that leaves no single-sequence batch)"
             )
-        donor = self.donor_patterns(tokens) if self.uses_donor else {}
+        path = self.path
+        self.paths_taken[path] += 1
         uses = Counter(self.layer_map[layer] for layer in self.layers)
+        if path == "transplant":
+            donor: dict = self.donor_qk(tokens) if self.uses_donor and self.alpha > 0 else {}
+            swapped = lambda i: self._transplant(i, donor, uses).slot()  # noqa: E731
+            unswapped = AttentionSlot(return_weights=False)  # fused
+        else:
+            donor = self.donor_patterns(tokens) if self.uses_donor else {}
+            swapped = lambda i: self._slot(i, donor, uses)  # noqa: E731
+            unswapped = AttentionSlot(pattern=identity, return_weights=False)  # the same eager path
         modules = attention_modules(self.recipient_model)
-        slots = [self._slot(i, donor, uses) if i in self.layers else AttentionSlot(
-            pattern=identity, return_weights=False) for i in range(len(modules))]
+        slots = [swapped(i) if i in self.layers else unswapped for i in range(len(modules))]
         with installed(modules, slots):
             return self.recipient_model(input_ids=tokens, use_cache=False).logits
+
+    def _transplant(self, layer: int, donor: dict[int, DonorQK], uses: Counter) -> Transplant:
+        if self.control == "uniform":
+            return Transplant(self.alpha, uniform=True)
+        if self.control == "shuffle_heads":
+            return Transplant(self.alpha, permutation=self.permutations[layer])
+        source, mapping = self.layer_map[layer], self._fixed_maps[layer]
+        self.assignments[layer][mapping.assignment] += 1
+
+        def take() -> DonorQK:
+            state = donor[source]
+            uses[source] -= 1
+            if not uses[source]:
+                del donor[source]  # free each donor layer's Q/K after its last use
+            return state
+        return Transplant(self.alpha, donor=take, heads=mapping, roll=self.control == "other_input")
 
     def _slot(self, layer: int, donor: dict[int, DonorPattern], uses: Counter) -> AttentionSlot:
         swap_pattern = self._swapped(layer, donor, uses)
@@ -392,3 +368,14 @@ class PatternSwap(nn.Module):
 
             return AttentionSlot(given=given, return_weights=False)
         return AttentionSlot(pattern=swap_pattern, return_weights=False)
+
+
+def _check_settings(alpha: float, heads: str, control: Control, path: str) -> None:
+    if not 0.0 <= float(alpha) <= 1.0:
+        raise ValueError(f"alpha must be in [0, 1] so the mix is a distribution, got {alpha}")
+    if heads not in HEAD_MAPPINGS:
+        raise ValueError(f"heads must be one of {', '.join(HEAD_MAPPINGS)}, got {heads!r}")
+    if control not in CONTROLS:
+        raise ValueError(f"control must be one of {CONTROLS}, got {control!r}")
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {', '.join(PATHS)}, got {path!r}")

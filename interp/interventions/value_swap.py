@@ -2,8 +2,9 @@
 
 The value vectors are the output of the family's value module (``Arch.value_path``): OPT's
 ``v_proj``, or the V rows of GPT-NeoX's fused ``query_key_value`` (``Arch.value_rows``).
-Forward hooks live for one forward only (``torch_hooks``); attention runs the same eager slot
-path as ``PatternSwap``, so a V patch and a Q/K patch compare against the same base numbers.
+Forward hooks live for one forward only (``torch_hooks``); attention runs fused, the path of
+``PatternSwap.base`` and of the transplant path, so a V patch and a Q/K patch compare against
+the same base numbers.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from interp.arch import arch_of, value_module
-from interp.attention import AttentionSlot, attention_modules, identity, installed, plain_model, torch_hooks
+from interp.attention import AttentionSlot, attention_modules, installed, plain_model, torch_hooks
 from interp.types import Logits, Tokens
 
 
@@ -59,8 +60,8 @@ class ValueSwap(nn.Module):
                  lambda module, args, output, layer=layer: store.__setitem__(layer, output.detach()))
                 for layer in self.layers]
         modules = attention_modules(self.donor_model)
-        slots = [AttentionSlot(pattern=identity, return_weights=False) for _ in modules]
-        with torch_hooks(keep), installed(modules, slots):  # the eager path the recipient runs too
+        slots = [AttentionSlot(return_weights=False) for _ in modules]  # fused, as the recipient
+        with torch_hooks(keep), installed(modules, slots):
             self.donor_model(input_ids=tokens, use_cache=False)
         return store
 
@@ -83,9 +84,9 @@ class ValueSwap(nn.Module):
 
         replacements = [(value_module(self.recipient_model, layer), "forward", replace(layer))
                         for layer in self.layers]
-        # Identity slots: the same eager attention path as PatternSwap, so a V patch and a
-        # QK patch are measured against the same unpatched numbers.
+        # Empty slots: fused attention whatever slot a module held, the path PatternSwap.base
+        # runs, so a V patch and a QK patch are measured against the same unpatched numbers.
         modules = attention_modules(self.recipient_model)
-        slots = [AttentionSlot(pattern=identity, return_weights=False) for _ in modules]
+        slots = [AttentionSlot(return_weights=False) for _ in modules]
         with torch_hooks(replacements), installed(modules, slots):
             return self.recipient_model(input_ids=tokens, use_cache=False).logits

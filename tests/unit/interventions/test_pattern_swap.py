@@ -9,7 +9,7 @@ from transformers import AutoModelForCausalLM
 
 import hooks
 import interp
-import interp.interventions.pattern_swap as swap_module
+import interp.interventions.head_maps as head_maps_module
 from interp.attention import AttentionSlot, attention_modules, use_interp_attention
 from interp.interventions.pattern_swap import (
     PatternSwap,
@@ -213,8 +213,10 @@ def test_match_keeps_identical_heads_in_place(bridges):
     own = patterns(bridges["neox"])[_pattern(0)].clone()
     own[:, 2] = own[:, 1]  # a tie: two heads with the same pattern
     assert head_map(own, own, "match").assignment == (0, 1, 2, 3)
-    base = run(PatternSwap.base(bridges["neox"]))
-    assert torch.equal(run(PatternSwap(bridges["neox"], heads="match")), base)
+    # Matched per batch, on patterns: the materialised path, bitwise its own (eager) base.
+    swap = PatternSwap(bridges["neox"], heads="match")
+    assert swap.path == "materialised"
+    assert torch.equal(run(swap), run(PatternSwap.base(bridges["neox"], path="materialised")))
 
 
 def test_bad_arguments(bridges):
@@ -254,7 +256,7 @@ def test_bridge_slots_survive_swaps_and_failures(bridges, donors, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(swap_module, "linear_sum_assignment", boom)  # fails inside a recipient slot
+    monkeypatch.setattr(head_maps_module, "linear_sum_assignment", boom)  # fails inside a recipient slot
     with pytest.raises(RuntimeError, match="boom"):
         run(swap)
     with pytest.raises(IndexError):  # fails inside the donor forward
