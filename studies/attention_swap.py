@@ -2,13 +2,15 @@
 
 Hypothesis under test (arXiv 2510.21866): swapping attention patterns between models causes
 complete accuracy loss rather than graceful degradation, and accuracy on knowledge tasks does
-not move with loss as models grow. Every swap is reported beside controls: a self-swap on the
-same input (asserted to change nothing), a self-swap with another input's patterns, uniform
-causal patterns and head-shuffled own patterns. The study lives in
+not move with loss as models grow. Donors are graded (the same run before its ICL phase, a
+sibling seed, another size, the other family; each also from another input), each beside
+controls: a self-swap on the same input (asserted to change nothing), own patterns from
+another input (the matched control), uniform causal patterns and head-shuffled own patterns;
+over several pairs per kind and three evaluation seeds. The study lives in
 ``interp.studies.attention_swap``; this file turns flags into its Config.
 
-Default: the embedded suite on CPU (57 s on one core, fresh clone, 2026-12-02):
-    python studies/attention_swap.py
+Default: the embedded suite on CPU (see the README for the measured time):
+    python studies/attention_swap.py --threads 1
 Real checkpoints:
     python studies/attention_swap.py --models EleutherAI/pythia-410m EleutherAI/pythia-1b \\
         --donors EleutherAI/pythia-410m@step3000 --mmlu data/mmlu --device cuda --dtype bf16
@@ -40,6 +42,17 @@ def parser() -> argparse.ArgumentParser:
     made.add_argument("--sweeps", action=argparse.BooleanOptionalAction, default=True,
                       help="the focus pair's alpha curve and per-layer sweeps (default on; "
                            "--no-sweeps skips them: 3 x layers + 5 cells fewer)")
+    made.add_argument("--seeds", nargs="+", type=int, default=None,
+                      help="evaluation seeds, each drawing its own items and head shuffles "
+                           "(default: 3 seeds from --seed for the suite run, --seed alone "
+                           "with --models)")
+    made.add_argument("--swap-tasks", nargs="+", default=None,
+                      help="tasks the swap grid and sweeps run on (default: every --tasks "
+                           "task; with the default tasks, knowledge_cloze and arithmetic_add, "
+                           "the two the suite solves); the scaling view runs every task")
+    made.add_argument("--phase1", action=argparse.BooleanOptionalAction, default=True,
+                      help="the scaling view on the suite models before their ICL phase too "
+                           "(@step2000; suite run only; default on)")
     made.add_argument("--mmlu-shots", type=int, default=None,
                       help="MMLU dev questions shown before each test question (default: 5 "
                            "where --mmlu has a dev split, else 0)")
@@ -54,7 +67,8 @@ def make_config(args: argparse.Namespace) -> Config:
     return Config(**common_settings(args), models=args.models, donors=args.donors,
                   tasks=_tasks(args), mmlu=args.mmlu, mmlu_shots=args.mmlu_shots,
                   mmlu_subjects=args.mmlu_subjects, qqp=args.qqp, heads=args.heads,
-                  sweeps=args.sweeps)
+                  sweeps=args.sweeps, seeds=args.seeds, swap_tasks=args.swap_tasks,
+                  phase1=args.phase1)
 
 
 def _tasks(args: argparse.Namespace) -> tuple[str, ...]:

@@ -23,7 +23,9 @@ from interp.runs import plots
 from interp.runs.study import Tables
 from interp.studies.attention_swap.config import Config
 
-SWAP_CONDITIONS = ("swap:", "control:")
+SWAP_CONDITIONS = ("swap:", "swap-other-input:", "control:")
+PHASE_STYLES = {"final": "-", "phase-1": "--"}
+CONTROL_COLOR = "C1"  # the matched control's line on the sweep figures
 LAYER_CONDITIONS = ["layer", "bottom-up", "top-down"]
 LAYER_TITLES = {"layer": "one layer swapped (x = layer)",
                 "bottom-up": "bottom k layers swapped (x = k)",
@@ -35,6 +37,9 @@ def figures(tables: Tables, config: Config) -> list[Path]:
     """Scaling curves, the swap heatmap with controls, per-layer sensitivity, alpha curves."""
     plots.use_style()
     results, scaling, out = tables["results"], tables["scaling"], config.out
+    # The figures show the first evaluation seed; replication.csv has the others.
+    results = results[results.seed == results.seed.min()]
+    scaling = scaling[scaling.seed == scaling.seed.min()]
     chance = scaling.groupby("task", sort=False).chance.first()
     written = scaling_figure(scaling, out) + heatmap_figure(results, out)
     if config.sweeps:  # the focus pair's alpha curve and layer sweeps were run
@@ -68,33 +73,44 @@ def reference_legend(fig, handles: list, *, base: bool) -> None:
 
 
 def scaling_figure(scaling: pd.DataFrame, out: Path) -> list[Path]:
-    """Loss (top) and accuracy with Wilson bars (bottom) against parameters, per task."""
+    """Loss (top), choice-restricted loss (middle) and accuracy with Wilson bars (bottom)
+    against parameters, per task; one colour per family, one line style per phase."""
     tasks = list(scaling.task.unique())
-    fig, axes = plt.subplots(2, len(tasks), figsize=(3.1 * len(tasks), 5.6), sharex=True,
+    fig, axes = plt.subplots(3, len(tasks), figsize=(3.1 * len(tasks), 7.8), sharex=True,
                              squeeze=False)
     families = sorted(scaling.family.unique())
     colors = {f: plots.FAMILY_COLORS.get(f, f"C{i}") for i, f in enumerate(families)}
+    phases = [p for p in PHASE_STYLES if p in set(scaling.phase)]
     for j, task in enumerate(tasks):
         rows = scaling[scaling.task == task]
-        ax_loss, ax_acc = axes[0, j], axes[1, j]
+        ax_loss, ax_choice, ax_acc = axes[0, j], axes[1, j], axes[2, j]
         for family in families:
-            fam = rows[rows.family == family].sort_values("parameters")
-            ax_loss.plot(fam.parameters, fam.loss, marker="o", ms=3.5, color=colors[family])
-            ax_acc.errorbar(fam.parameters, fam.accuracy, marker="o", ms=3.5, capsize=2,
-                            color=colors[family],
-                            yerr=[fam.accuracy - fam.accuracy_lo, fam.accuracy_hi - fam.accuracy])
+            for phase in phases:
+                fam = rows[(rows.family == family) & (rows.phase == phase)].sort_values("parameters")
+                style = dict(marker="o", ms=3.5, color=colors[family], ls=PHASE_STYLES[phase])
+                ax_loss.plot(fam.parameters, fam.loss, **style)
+                if fam.choice_loss.notna().any():
+                    ax_choice.plot(fam.parameters, fam.choice_loss, **style)
+                ax_acc.errorbar(fam.parameters, fam.accuracy, capsize=2, **style,
+                                yerr=[fam.accuracy - fam.accuracy_lo, fam.accuracy_hi - fam.accuracy])
         level = rows.chance_loss.iloc[0]
         if np.isfinite(level):
             ax_loss.axhline(level, ls="--", **REFERENCE)
+            ax_choice.axhline(level, ls="--", **REFERENCE)
+        else:
+            ax_choice.text(0.5, 0.5, "exact match:\nno choices", ha="center", va="center",
+                           transform=ax_choice.transAxes, color="0.45")
         reference_lines(ax_acc, chance=float(rows.chance.iloc[0]))
         ax_loss.set_title(task)
         ax_acc.set_xscale("log")
         ax_acc.set_xlabel("parameters")
     axes[0, 0].set_ylabel("answer loss (nats/token)")
-    axes[1, 0].set_ylabel("accuracy (Wilson 95%)")
+    axes[1, 0].set_ylabel("loss over the choices only")
+    axes[2, 0].set_ylabel("accuracy (Wilson 95%)")
     handles = [Line2D([], [], color=colors[f], marker="o", label=f) for f in families]
+    handles += [Line2D([], [], color="0.3", ls=PHASE_STYLES[p], label=p) for p in phases]
     reference_legend(fig, handles, base=False)
-    fig.suptitle("Scaling view: accuracy against loss (dashed: chance; on loss, a uniform "
+    fig.suptitle("Scaling view: accuracy against loss (dashed grey: chance; on loss, a uniform "
                  "guess over the choices)", y=1.01)
     fig.tight_layout()
     return plots.save(fig, out / "scaling")
@@ -104,7 +120,8 @@ def heatmap_rows(results: pd.DataFrame) -> pd.DataFrame:
     """The swap and control rows of ``results``, each labelled as the heatmap shows it."""
     shown = results[results.condition.str.startswith(SWAP_CONDITIONS)].copy()
     shown["row"] = shown.apply(
-        lambda r: f"{r.recipient} <- {r.donor}  [{r.condition}]" if r.condition.startswith("swap:")
+        lambda r: f"{r.recipient} <- {r.donor}  [{r.condition}]"
+        if r.condition.startswith(("swap:", "swap-other-input:"))
         else f"{r.recipient}  [{r.condition}]", axis=1)
     shown["holds_zero"] = (shown.delta_accuracy_lo <= 0) & (shown.delta_accuracy_hi >= 0)
     return shown
@@ -144,6 +161,8 @@ def layer_figure(results: pd.DataFrame, chance: pd.Series, out: Path) -> list[Pa
     if layers.empty:
         return []
     layers["x"] = layers["layers"].astype(int)
+    controls = results[results.condition.isin([f"{c}:other_input" for c in LAYER_CONDITIONS])].copy()
+    controls["x"] = controls["layers"].astype(int)
     recipient, donor = layers.recipient.iloc[0], layers.donor.iloc[0]
     tasks = list(layers.task.unique())
     fig, axes = plt.subplots(len(LAYER_CONDITIONS), len(tasks), squeeze=False, sharey=True,
@@ -153,12 +172,18 @@ def layer_figure(results: pd.DataFrame, chance: pd.Series, out: Path) -> list[Pa
             ax = axes[i, j]
             rows = layers[(layers.condition == condition) & (layers.task == task)]
             accuracy_band(ax, rows, "x", color="C0")
+            control = controls[(controls.condition == f"{condition}:other_input")
+                               & (controls.task == task)]
+            if not control.empty:
+                accuracy_band(ax, control, "x", color=CONTROL_COLOR)
             reference_lines(ax, chance=float(chance[task]),
                             base=_base_accuracy(results, recipient, task))
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_title(task if i == 0 else "")
         axes[i, 0].set_ylabel(f"{LAYER_TITLES[condition]}\naccuracy", fontsize=8)
-    handles = [Line2D([], [], color="C0", marker="o", label="swapped (Wilson 95% band)")]
+    handles = [Line2D([], [], color="C0", marker="o", label="swapped (Wilson 95% band)"),
+               Line2D([], [], color=CONTROL_COLOR, marker="o",
+                      label="matched control: own patterns, another input")]
     reference_legend(fig, handles, base=True)
     fig.suptitle(f"Per-layer sensitivity: {recipient} <- {donor}", y=1.01)
     fig.tight_layout()
@@ -176,12 +201,17 @@ def alpha_figure(results: pd.DataFrame, chance: pd.Series, out: Path) -> list[Pa
                              squeeze=False)
     for ax, task in zip(axes[0], tasks):
         accuracy_band(ax, alpha[alpha.task == task], "alpha", color="C0")
+        control = results[(results.condition == "alpha:other_input") & (results.task == task)]
+        if not control.empty:
+            accuracy_band(ax, control, "alpha", color=CONTROL_COLOR)
         reference_lines(ax, chance=float(chance[task]),
                         base=_base_accuracy(results, recipient, task))
         ax.set_title(task)
         ax.set_xlabel("α  ((1-α)·own + α·donor)")
     axes[0, 0].set_ylabel("accuracy")
-    handles = [Line2D([], [], color="C0", marker="o", label="blended (Wilson 95% band)")]
+    handles = [Line2D([], [], color="C0", marker="o", label="blended (Wilson 95% band)"),
+               Line2D([], [], color=CONTROL_COLOR, marker="o",
+                      label="matched control: own patterns, another input")]
     reference_legend(fig, handles, base=True)
     fig.suptitle(f"Blending patterns: {recipient} <- {donor}", y=1.03)
     fig.tight_layout()

@@ -91,163 +91,116 @@ def chance_text(scaling: pd.DataFrame) -> str:
     return "; ".join(parts)
 
 
-def _solved(results: pd.DataFrame, scaling: pd.DataFrame) -> pd.DataFrame:
-    """The base rows whose accuracy is above chance (Wilson lower bound above it): the
-    (recipient, task) pairs a swap can break."""
-    base = results[results.condition == "base"]
-    chance = base.task.map(chance_levels(scaling))
-    return base[base.accuracy_lo > chance]
+
+def interval_text(estimate: float, lo: float, hi: float) -> str:
+    """``+0.12 [0.05, 0.19]``; ``inf`` or a bare estimate when there is no interval.
+
+    >>> interval_text(0.123, 0.05, 0.19), interval_text(float("inf"), float("nan"), float("nan"))
+    ('+0.12 [0.05, 0.19]', 'inf (no interval)')
+    """
+    if not np.isfinite(estimate):
+        return f"{estimate:g} (no interval)"
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return f"{estimate:+.2f} (no interval)"
+    return f"{estimate:+.2f} [{lo:.2f}, {hi:.2f}]"
 
 
 def findings(tables: Tables, config: Config) -> str:
-    """The findings block: how to read it, the Δ table, then one bullet per question."""
+    """The findings block: how to read it, paper A's claims with verdicts, the graded donors
+    against base and against their matched controls, then one bullet per further question."""
     results, scaling = tables["results"], tables["scaling"]
     n = sorted(results.n.unique())
-    head = (f"n = {', '.join(str(int(k)) for k in n)} distinct items per task (seed "
-            f"{config.seed}), the same items in every cell. Brackets are 95% intervals: Wilson "
-            "for an accuracy; for a Δ accuracy, Tango's paired interval against the recipient "
-            "on its own patterns, on the same items (exact McNemar p in results.csv). A Δ is "
-            "called a difference only when its interval excludes 0 (n.d.: no detectable "
-            f"difference). Chance accuracy: {chance_text(scaling)}.")
+    seeds = sorted(int(s) for s in scaling.seed.unique())
+    head = (f"n = {', '.join(str(int(k)) for k in n)} distinct items per task and seed "
+            f"(evaluation seeds {', '.join(map(str, seeds))}), the same items in every cell of a "
+            "seed. Brackets are 95% intervals: Wilson for an accuracy; Tango's paired interval "
+            "for a Δ accuracy between two cells on the same items (exact McNemar p in "
+            "results.csv); a t-interval over pairs or over seeds where a row says so "
+            "(replication.csv, scaling_fits.csv). A Δ is called a difference only when its "
+            "interval excludes 0 (n.d.: no detectable difference), and a donor effect only when "
+            "the donor differs from its matched control (the recipient's own patterns from the "
+            "same other input, same layers and alpha). Chance accuracy: "
+            f"{chance_text(scaling)}.")
+    parts = [head, "**Paper A's claims** (verdicts from claims.csv: supported / contradicted "
+             "when the interval lies on one side, not shown when it holds the dividing value, "
+             "cannot test when there is no interval or nothing to act on):",
+             _claims_table(tables["claims"]),
+             "**Graded donors** on the cells whose recipient solves the task (base Wilson lower "
+             "bound above chance), every layer: mean Δ accuracy over pairs [t-interval over "
+             "pairs] (pairs; item-level intervals below 0 of cells):",
+             _graded_table(tables["replication"])]
     bullets = [b for b in (
-        _where_bullet(results, scaling), _collapse_bullet(results, scaling),
-        _donor_bullet(tables, scaling), _reverse_bullet(results), _self_bullet(tables),
-        _alpha_bullet(results, scaling), _layer_bullet(results, scaling),
-        _scaling_exact_bullet(scaling, tables["confidence_competence"]),
-        _scaling_choice_bullet(scaling, tables["confidence_competence"])) if b]
-    return "\n\n".join([head, _delta_table(results), "\n".join(f"- {b}" for b in bullets)]) + "\n"
+        _where_bullet(results, scaling), _self_bullet(tables), _neighbour_bullet(tables),
+        _seed_bullet(tables["replication"]), _sweep_bullet(tables, "alpha"),
+        _sweep_bullet(tables, "layer"), _scaling_bullet(scaling, tables["scaling_fits"]))
+        if b]
+    return "\n\n".join([*parts, "\n".join(f"- {b}" for b in bullets)]) + "\n"
 
 
-def _delta_table(results: pd.DataFrame) -> str:
-    """Markdown: per recipient its base accuracy, then Δ of every control and swap, per task."""
-    tasks = list(results.task.unique())
-    lines = ["| recipient | patterns | " + " | ".join(tasks) + " |",
-             "|---|---|" + "---|" * len(tasks)]
-    # The self-swap is left to its bullet: it is exactly zero on every item.
-    shown = results[results.condition.str.startswith(("base", "control:", "swap:"))
-                    & (results.condition != "control:self")]
-    for recipient, group in shown.groupby("recipient", sort=False):
-        for (donor, condition), cell in group.groupby(["donor", "condition"], sort=False):
-            by_task = cell.set_index("task")
-            if condition == "base":
-                label, texts = "own (base accuracy)", [accuracy_text(by_task.loc[t]) for t in tasks]
-            else:
-                label = (f"{short_name(donor)}'s: {condition.removeprefix('swap:')}"
-                         if condition.startswith("swap:")
-                         else CONTROL_LABELS.get(condition, condition))
-                texts = [delta_text(by_task.loc[t], short=True) for t in tasks]
-            lines.append(f"| {short_name(recipient)} | {label} | " + " | ".join(texts) + " |")
+def _claims_table(claims: pd.DataFrame) -> str:
+    if claims.empty:
+        return "(no claim is testable on these tasks)"
+    lines = ["| claim | task | subject | test | estimate [95%] (interval) | verdict |",
+             "|---|---|---|---|---|---|"]
+    for r in claims.itertuples():
+        lines.append(f"| {r.claim} | {r.task} | {r.subject} | {r.test} | "
+                     f"{interval_text(r.estimate, r.lo, r.hi)} ({r.interval}) | {r.verdict} |")
     return "\n".join(lines)
 
 
+def _graded_table(replication: pd.DataFrame) -> str:
+    rows = replication[replication.over == "pairs"]
+    if rows.empty:
+        return "(no recipient solves a task: nothing for a donor to break)"
+    tasks = list(rows.task.unique())
+    lines = ["| patterns | Δ vs | " + " | ".join(tasks) + " |", "|---|---|" + "---|" * len(tasks)]
+    for measure, label in (("delta_vs_base", "own, same input"),
+                           ("delta_vs_control", "matched control")):
+        chosen = rows[rows.measure == measure]
+        for condition, group in chosen.groupby("condition", sort=False):
+            by_task = group.set_index("task")
+            texts = []
+            for task in tasks:
+                if task not in by_task.index:
+                    texts.append("")
+                    continue
+                r = by_task.loc[task]
+                texts.append(f"{interval_text(r['mean'], r.lo, r.hi)} ({int(r.k)}; "
+                             f"{int(r.cells_below)} of {int(r.cells)})")
+            lines.append(f"| {CONDITION_LABELS.get(condition, condition)} | {label} | "
+                         + " | ".join(texts) + " |")
+    return "\n".join(lines)
+
+
+CONDITION_LABELS = {**CONTROL_LABELS, **{
+    f"swap:{k}": f"donor: {k}" for k in ("phase-1 checkpoint", "seed", "size", "family", "given")},
+    **{f"swap-other-input:{k}": f"donor from another input: {k}"
+       for k in ("phase-1 checkpoint", "seed", "size", "family", "given")}}
+
+
+def _solved(results: pd.DataFrame, scaling: pd.DataFrame) -> pd.DataFrame:
+    """Base rows above chance (Wilson lower bound above it): what a swap can break."""
+    base = results[results.condition == "base"]
+    return base[base.accuracy_lo > base.task.map(chance_levels(scaling))]
+
+
 def _where_bullet(results: pd.DataFrame, scaling: pd.DataFrame) -> str:
-    """Which tasks a swap can break at all: the recipients above chance, and the tasks no
-    ladder model is above chance on."""
-    above = _solved(results, scaling)
+    """Which recipients are above chance at the first seed, and the tasks no model is."""
+    first = results.seed.min()
+    above = _solved(results[results.seed == first], scaling)
+    parts = [f"{task} ({', '.join(f'{short_name(r.recipient)} {r.accuracy:.2f}' for r in g.itertuples())})"
+             for task, g in above.groupby("task", sort=False)]
+    text = (f"**Where a swap can show anything** (seed {first}). Recipients above chance: "
+            + ("; ".join(parts) if parts else "none") + ".")
     chance = chance_levels(scaling)
-    parts = []
-    for task, group in above.groupby("task", sort=False):
-        models = ", ".join(f"{short_name(r.recipient)} {r.accuracy:.2f}"
-                           for r in group.itertuples())
-        parts.append(f"{task} ({models})")
-    text = "**Where a swap can show anything.** Recipients above chance: " + (
-        "; ".join(parts) if parts else "none") + "."
     ladder_above = scaling[scaling.accuracy_lo > scaling.task.map(chance)]
     none = [t for t in chance if t not in set(ladder_above.task)]
     if none:
-        ranges = " or ".join(
-            f"{task} (base accuracies {rows.accuracy.min():.2f}-{rows.accuracy.max():.2f}, "
-            f"chance {chance[task]:.2f})"
-            for task, rows in ((t, scaling[scaling.task == t]) for t in none))
-        text += (f" No ladder model is above chance on {ranges}: there is nothing for a swap "
-                 "to break there.")
+        text += " No ladder model (either phase, any seed) is above chance on " + " or ".join(
+            f"{t} (base accuracies {scaling[scaling.task == t].accuracy.min():.2f}-"
+            f"{scaling[scaling.task == t].accuracy.max():.2f}, chance {chance[t]:.2f})"
+            for t in none) + ": there is nothing for a swap to break there."
     return text
-
-
-def _collapse_bullet(results: pd.DataFrame, scaling: pd.DataFrame) -> str:
-    """Paper A's claim: do another model's patterns destroy accuracy on the solved tasks, or
-    degrade it gracefully? Per task: how many swaps lose accuracy, how many to chance."""
-    cells = _on_solved(results, scaling)
-    swaps = cells[cells.condition.str.startswith("swap:")]
-    if swaps.empty:
-        return ""
-    parts = [_drops(group, task, chance_levels(scaling)[task])
-             for task, group in swaps.groupby("task", sort=False)]
-    dropped = int((swaps.delta_accuracy_hi < 0).sum())
-    level = swaps.task.map(chance_levels(scaling))
-    at_chance = int(((swaps.delta_accuracy_hi < 0) & (swaps.accuracy_lo <= level + 1e-12)).sum())
-    if dropped == len(swaps):
-        verdict = (f"agrees with {PAPER_A}, which reports complete accuracy loss rather than "
-                   f"graceful degradation: every swap loses accuracy, to chance in {at_chance} "
-                   f"of {len(swaps)} cells")
-    else:
-        verdict = (f"{'only partly agrees with' if dropped else 'does not reproduce'} "
-                   f"{PAPER_A}'s report of complete accuracy loss rather than graceful "
-                   f"degradation: {dropped} of {len(swaps)} swaps lose accuracy")
-    structureless = cells[cells.condition.isin(["control:uniform", "control:shuffle_heads"])]
-    level = structureless.task.map(chance_levels(scaling))
-    lost = structureless.delta_accuracy_hi < 0
-    return (f"**Another model's patterns break what the recipient solves.** Swaps on a task "
-            f"the recipient is above chance on: {'; '.join(parts)}. On this point our run "
-            f"{verdict}. Patterns without the model's structure do as much: uniform and "
-            f"head-shuffled own patterns lose accuracy in {int(lost.sum())} of "
-            f"{len(structureless)} such cells, "
-            f"{int((lost & (structureless.accuracy_lo <= level + 1e-12)).sum())} of them to "
-            "chance.")
-
-
-def _drops(cells: pd.DataFrame, task: str, chance: float) -> str:
-    """``arithmetic_add: 5 of 5 lose accuracy (Δ -0.98 to -0.33), 5 of 5 to chance ...``."""
-    drop = cells[cells.delta_accuracy_hi < 0]
-    at_chance = drop[drop.accuracy_lo <= chance + 1e-12]
-    text = f"on {task} {len(drop)} of {len(cells)} lose accuracy"
-    if drop.empty:
-        return text
-    text += f" (Δ {drop.delta_accuracy.min():+.2f} to {drop.delta_accuracy.max():+.2f})"
-    above = drop[drop.accuracy_lo > chance + 1e-12]
-    if len(at_chance) == len(drop):
-        return text + f", all to chance (accuracy interval reaching {chance:.2f})"
-    text += (f", {len(at_chance) or 'none'} to chance ({chance:.2f}); "
-             f"{'all' if at_chance.empty else 'the others'} keep "
-             f"{above.accuracy.min():.2f} to {above.accuracy.max():.2f}, above chance")
-    return text
-
-
-def _on_solved(results: pd.DataFrame, scaling: pd.DataFrame) -> pd.DataFrame:
-    keys = _solved(results, scaling)[["recipient", "task"]]
-    return results.merge(keys, on=["recipient", "task"])
-
-
-def _donor_bullet(tables: Tables, scaling: pd.DataFrame) -> str:
-    """Does the donor's identity matter beyond wrong patterns? Each swap against the
-    recipient's own patterns from another input (table swap_vs_other_input), solved tasks."""
-    keys = _solved(tables["results"], scaling)[["recipient", "task"]]
-    versus = tables["swap_vs_other_input"].merge(keys, on=["recipient", "task"])
-    if versus.empty:
-        return ""
-    parts = []
-    for task, group in versus.groupby("task", sort=False):
-        worse = int((group.delta_accuracy_hi < 0).sum())
-        each = "; ".join(f"{short_name(r.recipient)} <- {short_name(r.donor)} "
-                         f"{delta_text(r, short=True)}" for r in group.itertuples())
-        parts.append(f"on {task} {worse} of {len(group)} swaps are worse ({each})")
-    return ("**Wrong patterns or the wrong model?** Each swap against the recipient's own "
-            "patterns taken from another input (paired on the same items): "
-            + "; ".join(parts) + ".")
-
-
-def _reverse_bullet(results: pd.DataFrame) -> str:
-    """The reverse checkpoint swap: does a trained model's pattern teach an early checkpoint?"""
-    reverse = results[results.condition == "swap:checkpoint (reverse)"]
-    if reverse.empty:
-        return ""
-    r0 = reverse.iloc[0]
-    each = "; ".join(f"{r.task} {delta_text(r, short=True)}" for r in reverse.itertuples())
-    moved = ((reverse.delta_accuracy_lo > 0) | (reverse.delta_accuracy_hi < 0)).any()
-    title = ("The trained model's patterns in its early checkpoint" if moved
-             else "Patterns alone do not carry the skill")
-    return (f"**{title}.** {short_name(r0.recipient)} on {short_name(r0.donor)}'s patterns: "
-            f"{each}.")
 
 
 def _self_bullet(tables: Tables) -> str:
@@ -265,101 +218,76 @@ def _self_bullet(tables: Tables) -> str:
             "run can resolve.")
 
 
-def _alpha_bullet(results: pd.DataFrame, scaling: pd.DataFrame) -> str:
-    """The blend from own to donor patterns, on the solved tasks of the focus pair."""
-    alpha = _on_solved(results, scaling)
-    alpha = alpha[(alpha.condition == "alpha") & (alpha.alpha > 0)]
-    if alpha.empty:
+def _neighbour_bullet(tables: Tables) -> str:
+    """Where the other-input patterns come from (other_input_neighbours.csv)."""
+    table = tables["other_input_neighbours"]
+    if table.empty:
         return ""
-    a0 = alpha.iloc[0]
-    parts = []
-    for task, group in alpha.groupby("task", sort=False):
-        each = ", ".join(f"α {r.alpha:g}: {delta_text(r, short=True)}"
-                         for r in group.sort_values("alpha").itertuples())
-        parts.append(f"{task} {each}")
-    return (f"**Blending** {short_name(a0.recipient)}'s patterns into "
-            f"{short_name(a0.donor)}'s, (1-α)·own + α·donor in every layer: "
+    return (f"**Another input is another example**: one forward per question, so of "
+            f"{int(table.sequences.sum())} sequences over {table.task.nunique()} tasks and "
+            f"{table.seed.nunique()} seeds, {int(table.same_example.sum())} borrow patterns "
+            f"from their own example and {int(table.same_tokens.sum())} from a sequence with "
+            "the same tokens (other_input_neighbours.csv).")
+
+
+def _seed_bullet(replication: pd.DataFrame) -> str:
+    """The donors against their matched control, over seeds instead of pairs."""
+    rows = replication[(replication.over == "seeds") & (replication.measure == "delta_vs_control")
+                       & (replication.k > 1)]
+    if rows.empty:
+        return ""
+    each = "; ".join(f"{CONDITION_LABELS.get(r.condition, r.condition)} on {r.task} "
+                     f"{interval_text(r.mean, r.lo, r.hi)}" for r in rows.itertuples())
+    return (f"**Over seeds** (mean over pairs per seed, t-interval over {int(rows.k.max())} "
+            f"seeds), donor minus matched control: {each}.")
+
+
+def _sweep_bullet(tables: Tables, sweep: str) -> str:
+    """The focus pair's alpha curve or single-layer swaps on its solved tasks: Δ against
+    base, and against the matched control at the same alpha or layer."""
+    results, versus = tables["results"], tables["donor_vs_control"]
+    solved = _solved(results, tables["scaling"])[["recipient", "task", "seed"]]
+    cells = results[results.condition == sweep].merge(solved, on=["recipient", "task", "seed"])
+    cells = cells[~((cells.condition == "alpha") & (cells.alpha == 0))]
+    if cells.empty:
+        return ""
+    keyed = versus.set_index(["condition", "layers", "alpha", "task"])
+    r0, parts = cells.iloc[0], []
+    for task, group in cells.groupby("task", sort=False):
+        each = []
+        order = group.sort_values("alpha" if sweep == "alpha" else "layers")
+        for r in order.itertuples():
+            where = f"α {r.alpha:g}" if sweep == "alpha" else f"layer {r.layers}"
+            control = keyed.loc[(sweep, r.layers, r.alpha, task)]
+            each.append(f"{where}: {delta_text(r, short=True)} vs base, "
+                        f"{delta_text(control, short=True)} vs control")
+        parts.append(f"{task} " + ", ".join(each))
+    title = ("**Blending**, (1-α)·own + α·donor in every layer" if sweep == "alpha"
+             else "**One layer at a time**")
+    return (f"{title} ({short_name(r0.recipient)} <- {short_name(r0.donor)}, seed {r0.seed}; "
+            "control: own patterns from another input at the same α or layer): "
             + "; ".join(parts) + ".")
 
 
-def _layer_bullet(results: pd.DataFrame, scaling: pd.DataFrame) -> str:
-    """Single-layer swaps of the focus pair on its solved tasks."""
-    single = _on_solved(results, scaling)
-    single = single[single.condition == "layer"]
-    if single.empty:
-        return ""
-    s0 = single.iloc[0]
+def _scaling_bullet(scaling: pd.DataFrame, fits: pd.DataFrame) -> str:
+    """Per phase, family and task: accuracy and loss of the smallest -> largest model at the
+    first seed, and the slopes over seeds."""
+    first = scaling[scaling.seed == scaling.seed.min()]
     parts = []
-    for task, group in single.groupby("task", sort=False):
-        order = group.assign(layer=group.layers.astype(int)).sort_values("layer")
-        parts.append(f"{task} " + ", ".join(f"layer {r.layer}: {delta_text(r, short=True)}"
-                                            for r in order.itertuples()))
-    return (f"**One layer at a time** ({short_name(s0.recipient)} <- {short_name(s0.donor)}): "
+    for (phase, family, task), rows in first.groupby(["phase", "family", "task"], sort=False):
+        small, large = rows.loc[rows.parameters.idxmin()], rows.loc[rows.parameters.idxmax()]
+        fit = fits[(fits.phase == phase) & (fits.family == family) & (fits.task == task)]
+        text = (f"{phase} {family} {task} {accuracy_text(small)} -> {accuracy_text(large)} "
+                f"(loss {small.loss:.2f} -> {large.loss:.2f}")
+        if np.isfinite(small.choice_loss):
+            text += f"; over the choices {small.choice_loss:.2f} -> {large.choice_loss:.2f}"
+        for measure, label in (("loss_slope", "loss slope"), ("gap", "our gap"),
+                               ("paper_gap", "paper's ratio -dL/dA")):
+            chosen = fit[fit.measure == measure]
+            if not chosen.empty:
+                f = chosen.iloc[0]
+                text += f"; {label} {interval_text(f['mean'], f.lo, f.hi)}"
+        parts.append(text + ")")
+    return ("**Scaling, smallest -> largest model** (accuracy at the first seed; slopes per "
+            "decade of parameters, t over seeds; phase-1 = before the ICL phase): "
             + "; ".join(parts) + ".")
-
-
-def _ends(rows: pd.DataFrame) -> tuple:
-    small, large = rows.loc[rows.parameters.idxmin()], rows.loc[rows.parameters.idxmax()]
-    return small, large
-
-
-def _scaling_exact_bullet(scaling: pd.DataFrame, gap: pd.DataFrame) -> str:
-    """Tasks that some model solves: accuracy and loss from the smallest to the largest."""
-    chance = chance_levels(scaling)
-    above = scaling[scaling.accuracy_lo > scaling.task.map(chance)]
-    parts = []
-    for (task, family), rows in scaling[scaling.task.isin(above.task)].groupby(
-            ["task", "family"], sort=False):
-        small, large = _ends(rows)
-        fit = gap[(gap.task == task) & (gap.family == family)]
-        ratio = f", confidence-competence gap {fit.gap.iloc[0]:.2f}" if not fit.empty else ""
-        parts.append(f"{task} {family} {accuracy_text(small)} -> {accuracy_text(large)} "
-                     f"(loss {small.loss:.2f} -> {large.loss:.2f}{ratio})")
-    if not parts:
-        return ""
-    return ("**Scaling, where accuracy moves**: accuracy of the smallest -> largest model "
-            "on its own patterns: " + "; ".join(parts) + ".")
-
-
-def _scaling_choice_bullet(scaling: pd.DataFrame, gap: pd.DataFrame) -> str:
-    """Choice tasks no model is above chance on: is the falling loss confidence, or still
-    ignorance (a loss at or above that of a uniform guess over the choices)?"""
-    rows = scaling[scaling.chance > 0]
-    stuck = [t for t, g in rows.groupby("task", sort=False) if not (g.accuracy_lo > g.chance).any()]
-    if not stuck:
-        return ""
-    rows = rows[rows.task.isin(stuck)]
-    holds = (rows.accuracy_lo <= rows.chance) & (rows.chance <= rows.accuracy_hi)
-    parts = [_loss_against_chance(rows[rows.task == task], gap[gap.task == task])
-             for task in stuck]
-    ignorant = bool((rows.loss >= rows.chance_loss - 1e-12).all())
-    verdict = (" A loss no lower than a uniform guess's is ignorance spread over the choices, "
-               "not confidence in a wrong answer.")
-    fits = gap[gap.task.isin(stuck) & np.isfinite(pd.to_numeric(gap.gap))]  # empty: no fit
-    note = ""
-    for fit in fits.itertuples():
-        family = rows[(rows.task == fit.task) & (rows.family == fit.family)]
-        inside = holds[family.index].all()
-        note += (f" The finite confidence-competence gap {fit.gap:.3g} ({fit.family}, "
-                 f"{fit.task}) rests on an accuracy slope of {fit.accuracy_slope:+.3f} per decade"
-                 + (", with every one of those accuracies' intervals holding chance." if inside
-                    else "."))
-    return (f"**Scaling, where accuracy stays at chance** ({', '.join(stuck)}: "
-            f"{int(holds.sum())} of {len(rows)} base accuracies hold chance inside their "
-            "interval): " + "; ".join(parts) + "." + (verdict if ignorant else "") + note)
-
-
-def _loss_against_chance(rows: pd.DataFrame, gap: pd.DataFrame) -> str:
-    """One task's loss range against ln(#choices), and whether it falls with size."""
-    low, high = rows.loc[rows.loss.idxmin()], rows.loc[rows.loss.idxmax()]
-    level = float(rows.chance_loss.iloc[0])
-    k = int(round(float(np.exp(level))))
-    below = int((rows.loss < level).sum())
-    where = "all at or above" if not below else f"{below} of {len(rows)} below"
-    trend = ""
-    if not gap.empty and (gap.loss_slope < 0).all():
-        slopes = ", ".join(f"{r.family} {r.loss_slope:+.2f}" for r in gap.itertuples())
-        trend = f", falling with size (slope per decade: {slopes})"
-    return (f"{rows.task.iloc[0]} loss from {high.loss:.2f} ({short_name(high.model)}) to "
-            f"{low.loss:.2f} ({short_name(low.model)}){trend}, {where} ln {k} = {level:.2f}, "
-            f"the loss of a uniform guess over its {k} choices")

@@ -23,15 +23,22 @@ from interp.arch import family_of
 from interp.interventions import PatternSwap, calibration_tokens
 from interp.params import parameter_count
 from interp.runs.cache import ResultCache
+from interp.runs.models import ModelPool as Pool
 from interp.scoring import evaluate_items, item_id, summarize
+from interp.studies.attention_swap.choices import choice_loss_items
 from interp.studies.attention_swap.config import CONTROLS, FILE_TASKS
 from interp.tasks import get_task, load_qqp_tsv, mmlu_tasks
 from interp.tasks.base import Task
 
+OTHER_INPUT_SWAP = "swap-other-input:"  # condition prefix: the donor's patterns, another input
+MATCHED_SUFFIX = ":other_input"  # a sweep's matched control: own patterns, another input
 CALIBRATION_PROMPTS = 32  # prompts of the task joined into the sequence head maps are fit on
 # What names a cell, and the columns of the run's items table: a cell's keys, then each item's
 # outcome (nothing that one of these already fixes, to keep the table small).
-CELL_KEYS = ["recipient", "donor", "condition", "layers", "alpha", "task"]
+CELL_KEYS = ["recipient", "donor", "condition", "layers", "alpha", "task", "seed"]
+# The keys on which a cell meets its reference (the recipient's base, or a matched control).
+PAIR_KEYS = ["recipient", "task", "seed"]
+CHOICE_LOSS_COLUMNS = ["model", "task", "seed", "item", "choice_loss"]
 ITEM_TABLE_COLUMNS = [*CELL_KEYS, "item", "chosen", "correct", "loss"]
 
 
@@ -59,24 +66,57 @@ def build_tasks(names: list[str], *, n: int, seed: int, mmlu: Optional[Path] = N
 
 @dataclass
 class ModelPool:
-    """Loads each named model once (self-test included) and remembers it."""
+    """The study's models by name, at most ``capacity`` loaded at once (a recipient and a
+    donor): another frees the least recently used (``interp.runs.models.ModelPool``), so a
+    sweep over many checkpoints holds two, not all. What a cell's key or a table needs of a
+    model (family, parameter count, layers, tokenizer) is remembered from its first load, so
+    a rerun whose cells are cached loads nothing for it twice."""
 
     device: Optional[str] = None
     dtype: Optional[str] = None
-    loaded: dict[str, Any] = field(default_factory=dict)
+    capacity: int = 2
+    facts: dict[str, dict] = field(default_factory=dict)
+    seen: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.pool = Pool(self._load, capacity=self.capacity)
+
+    def _load(self, name: str):
+        model = interp.load_model(name, device=self.device, dtype=self.dtype)
+        self.facts.setdefault(name, dict(family=family_of(model), parameters=parameter_count(model),
+                                         n_layers=model.cfg.n_layers, tokenizer=model.tokenizer))
+        return model
 
     def __call__(self, name: str):
-        if name not in self.loaded:
-            self.loaded[name] = interp.load_model(name, device=self.device, dtype=self.dtype)
-        return self.loaded[name]
+        if name not in self.seen:
+            self.seen.append(name)
+        return self.pool.get(name)
+
+    def _fact(self, name: str, fact: str):
+        if name not in self.facts:
+            self(name)
+        return self.facts[name][fact]
+
+    @property
+    def loaded(self) -> list[str]:
+        """Every name asked for so far, in order (for the identical-weights check)."""
+        return list(self.seen)
 
     def family(self, name: str) -> str:
         """The model family of ``name`` (``interp.arch.family_of``)."""
-        return family_of(self(name))
+        return self._fact(name, "family")
 
     def parameters(self, name: str) -> int:
         """The parameter count of ``name``."""
-        return parameter_count(self(name))
+        return self._fact(name, "parameters")
+
+    def n_layers(self, name: str) -> int:
+        """The layer count of ``name``."""
+        return self._fact(name, "n_layers")
+
+    def tokenizer(self, name: str):
+        """The tokenizer of ``name``."""
+        return self._fact(name, "tokenizer")
 
 
 @dataclass
@@ -124,7 +164,7 @@ class Sweep:
                    task=task.name, n=len(task), items=task_digest(task), seed=self.seed,
                    control=control)
         labels = dict(recipient=recipient, donor=donor, condition=condition, layers=str(layers),
-                      alpha=float(alpha), task=task.name)
+                      alpha=float(alpha), task=task.name, seed=self.seed)
 
         def compute() -> dict[str, pd.DataFrame]:
             engine = self._engine(task, recipient, donor, condition, layers=swap_layers,
@@ -151,10 +191,10 @@ class Sweep:
         return self._each_task(recipient=recipient, donor=recipient, condition="base", alpha=0.0,
                                layers="none")
 
-    def scaling(self, ladder: list[str]) -> pd.DataFrame:
-        """Base accuracy and loss of every model in the ladder, with size, family, chance
-        accuracy and the chance-level loss (``chance_loss``)."""
-        frames = [self.base(name).assign(family=self.models.family(name),
+    def scaling(self, ladder: list[str], phase: str = "final") -> pd.DataFrame:
+        """Base accuracy and loss of every model in the ladder, with its ``phase`` label,
+        size, family, chance accuracy and the chance-level loss (``chance_loss``)."""
+        frames = [self.base(name).assign(phase=phase, family=self.models.family(name),
                                          parameters=self.models.parameters(name))
                   for name in ladder]
         table = pd.concat(frames, ignore_index=True).rename(columns={"recipient": "model"})
@@ -171,29 +211,62 @@ class Sweep:
                 control=None if control == "self" else control))
         return pd.concat(frames, ignore_index=True)
 
-    def swap(self, recipient: str, donor: str, kind: str) -> pd.DataFrame:
-        """The recipient on the donor's patterns in every layer; condition ``swap:<kind>``."""
+    def swap(self, recipient: str, donor: str, kind: str, *, other_input: bool = False) -> pd.DataFrame:
+        """The recipient on the donor's patterns in every layer; condition ``swap:<kind>``.
+        With ``other_input``, the donor's patterns for another example of the batch
+        (condition ``swap-other-input:<kind>``): matched to the recipient's own patterns
+        from that same other example (``control:other_input``), only the donor differs."""
+        if other_input:
+            return self._each_task(recipient=recipient, donor=donor,
+                                   condition=f"{OTHER_INPUT_SWAP}{kind}", control="other_input")
         return self._each_task(recipient=recipient, donor=donor, condition=f"swap:{kind}")
 
-    def alpha_curve(self, recipient: str, donor: str, alphas: list[float]) -> pd.DataFrame:
-        """Blends ``(1-alpha)*own + alpha*donor`` in every layer, one cell per alpha."""
-        return pd.concat([self._each_task(recipient=recipient, donor=donor, condition="alpha",
-                                          alpha=a) for a in alphas], ignore_index=True)
+    def alpha_curve(self, recipient: str, donor: str, alphas: list[float], *,
+                    matched: bool = False) -> pd.DataFrame:
+        """Blends ``(1-alpha)*own + alpha*donor`` in every layer, one cell per alpha. With
+        ``matched``, the matched control instead: the recipient's own patterns from another
+        example blended in at the same alpha (condition ``alpha:other_input``)."""
+        cell = self._matched(recipient, donor, "alpha", matched)
+        return pd.concat([self._each_task(**cell, alpha=a) for a in alphas], ignore_index=True)
 
-    def layer_sweeps(self, recipient: str, donor: str) -> pd.DataFrame:
-        """Single-layer swaps, and cumulative swaps from the bottom and from the top."""
-        n_layers = self.models(recipient).cfg.n_layers
+    def layer_sweeps(self, recipient: str, donor: str, *, matched: bool = False) -> pd.DataFrame:
+        """Single-layer swaps, and cumulative swaps from the bottom and from the top; with
+        ``matched``, the same layers on the recipient's own patterns from another example
+        (conditions ``layer:other_input``, ...)."""
+        n_layers = self.models.n_layers(recipient)
         frames = []
         for layer in range(n_layers):
-            frames.append(self._each_task(recipient=recipient, donor=donor, condition="layer",
+            frames.append(self._each_task(**self._matched(recipient, donor, "layer", matched),
                                           layers=layer, swap_layers=[layer]))
         for k in range(1, n_layers + 1):
             bottom, top = list(range(k)), list(range(n_layers - k, n_layers))
-            frames.append(self._each_task(recipient=recipient, donor=donor, condition="bottom-up",
+            frames.append(self._each_task(**self._matched(recipient, donor, "bottom-up", matched),
                                           layers=k, swap_layers=bottom))
-            frames.append(self._each_task(recipient=recipient, donor=donor, condition="top-down",
+            frames.append(self._each_task(**self._matched(recipient, donor, "top-down", matched),
                                           layers=k, swap_layers=top))
         return pd.concat(frames, ignore_index=True)
+
+    @staticmethod
+    def _matched(recipient: str, donor: str, sweep: str, matched: bool) -> dict:
+        if not matched:
+            return dict(recipient=recipient, donor=donor, condition=sweep)
+        return dict(recipient=recipient, donor=recipient, condition=f"{sweep}{MATCHED_SUFFIX}",
+                    control="other_input")
+
+    def choice_losses(self, model: str) -> pd.DataFrame:
+        """Per item of every choice task: the answer's loss with the probability renormalised
+        over the choices only (``choice_loss``), on the model's own patterns."""
+        frames = []
+        for task in self.tasks:
+            if task.scoring != "choice":
+                continue
+            key = dict(kind="choice_loss", model=self.cache.model_key(model), task=task.name,
+                       n=len(task), items=task_digest(task))
+            cell = self.cache.get(key, lambda: choice_loss_items(self.models(model), task))
+            frames.append(cell.assign(model=model, task=task.name, seed=self.seed))
+        if not frames:
+            return pd.DataFrame(columns=CHOICE_LOSS_COLUMNS)
+        return pd.concat(frames, ignore_index=True)[CHOICE_LOSS_COLUMNS]
 
 
 def task_digest(task: Task) -> str:

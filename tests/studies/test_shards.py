@@ -1,0 +1,58 @@
+"""Every study, sharded: its units cover its cells, so two shards plus the assemble pass
+give the one-process results, and the assemble pass computes no cell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from interp.runs.shards import Shard, run_shard, units_of
+from interp.runs.study import run_study
+from interp.studies import attention_swap
+
+SMALL = {
+    "attention_swap": (attention_swap.STUDY, dict(
+        models=("suite/pythia-s2", "suite/pythia-s3"), donors=("suite/opt-s2",),
+        tasks=("knowledge_cloze", "arithmetic_add"), n=8, batch_size=8, seeds=(0, 1),
+        swap_tasks=("knowledge_cloze",))),
+}
+
+
+def tables(out: Path) -> dict[str, pd.DataFrame]:
+    names = json.loads((out / "results.json").read_text())["tables"]
+    return {name: pd.read_csv(out / ("items.csv.gz" if name == "items" else f"{name}.csv"))
+            for name in names}
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_two_shards_and_an_assemble_pass_give_the_one_process_results(name, tmp_path):
+    study, settings = SMALL[name]
+    single = study.config(out=tmp_path / "single", **settings)
+    run_study(study, single, quiet=True)
+    sharded = study.config(out=tmp_path / "sharded", **settings)
+    assert len(units_of(study, sharded)) >= 2, "the small config must split"
+    records = [run_shard(study, sharded, Shard(k, 2), quiet=True) for k in (1, 2)]
+    assert all(r["computed"] > 0 for r in records), records
+    assert not (sharded.out / "results.csv").exists(), "a shard writes no tables"
+    run_study(study, sharded, quiet=True)
+    record = json.loads((sharded.out / "results.json").read_text())
+    assert record["cells"]["computed"] == 0, "the assemble pass computed a cell the shards did not"
+    got, want = tables(sharded.out), tables(single.out)
+    assert list(got) == list(want)
+    for table in want:
+        pd.testing.assert_frame_equal(got[table], want[table], obj=f"{name} {table}")
+
+
+def test_only_the_first_swap_seed_carries_the_file_tasks_and_sweeps(tmp_path):
+    mmlu = Path(__file__).resolve().parents[1] / "data" / "mmlu-hendrycks" / "data"
+    config = attention_swap.Config(out=tmp_path, models=("suite/pythia-s2",), donors=("suite/opt-s2",),
+                                   tasks=("knowledge_cloze", "mmlu"), mmlu=mmlu, seeds=(3, 4, 5))
+    first, *later = units_of(attention_swap.STUDY, config)
+    assert first.config.seeds == (3,) and first.config.mmlu == mmlu and first.config.sweeps
+    assert [u.config.seeds for u in later] == [(4,), (5,)]
+    assert all(u.config.mmlu is None and u.config.tasks == ("knowledge_cloze",) and not u.config.sweeps
+               for u in later)
+    assert first.cost > later[0].cost > 0
