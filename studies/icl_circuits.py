@@ -6,22 +6,26 @@ and an auxiliary few-shot loss helps ICL on the target task but not on held-out 
 
 1. Variants: fine-tune the base model zero-shot on a target task (default ``icl_fixed``: one
    fixed mapping animals -> dax, colors -> wug, asked with 0 shots), training all weights,
-   attention (q, k, v, o), q + k, v, o, or nothing; each with and without the few-shot loss
-   (weight annealed 1 -> 0). Several seeds (training draws) per variant.
-2. Evaluation at k = 0, 1, 2, 4, 8, 16 shots on the target task and held-out tasks (default
-   ``icl_fixed_flipped``: the same family with the reversed mapping shown, the -theta0 test,
-   and ``icl_heldout``: fresh mappings over held-out categories), item by item (a prompt
-   space smaller than --n is scored exhaustively); "% of base few-shot accuracy preserved"
-   per variant with t-intervals over seeds, beside paired intervals on the same items.
-3. Attribution: per layer, patch the attention pattern (= Q and K, same tokens) or the V
-   activations between base and fine-tuned model, both directions; fraction of the gap
-   restored. ICL heads: attention from the query to the demonstrations' labels.
-4. The paper's toy: one linear-attention layer on in-context linear regression.
+   attention (q, k, v, o), q + k, q, k, v, o, or nothing; the sets in --fs-variants also with
+   the few-shot loss (weight annealed 1 -> 0). Several seeds (training draws) per variant.
+2. Evaluation at k = 0, 1, 2, 4, 8 shots (a 1-shot prompt shows a drawn category) on the
+   target and held-out tasks (default ``icl_fixed_flipped``: the reversed mapping shown, the
+   -theta0 test; ``icl_fixed_flipped_unshown``: the same with the query word never shown;
+   ``icl_other`` and ``icl_unshown``: in-context tasks the bases can do; ``icl_heldout``: the
+   no-ICL control), item by item (a prompt space smaller than --n is scored exhaustively).
+   Beside each accuracy: the target's at the same k, the output-label distribution and the
+   chance-normalised kept share; each variant's reading (format collapse or not).
+3. A learning-rate x steps grid (--grid-*) of Q/K-only and V-only: capacity vs intervention.
+4. Attribution over the seeds: per layer, patch the attention pattern (= Q and K, same tokens)
+   or the V activations between base and fine-tuned model, both directions; fraction of the
+   gap restored where the gap can be divided by. ICL heads: attention to the labels.
+5. The paper's toy: one linear-attention layer on in-context linear regression.
 
 The study lives in ``interp.studies.icl_circuits``; this file turns flags into its Config.
 It fine-tunes and scores in float32 (a --dtype other than float32 is refused).
 
-Default: the embedded suite on CPU (330 s on one core, fresh clone, 2026-12-02):
+Default: the embedded suite on CPU, trimmed to fit 5 minutes (see the README for the time
+and for the fuller run):
     python studies/icl_circuits.py
 Real checkpoints:
     python studies/icl_circuits.py --models EleutherAI/pythia-160m --device cuda
@@ -33,9 +37,10 @@ import argparse
 import sys
 
 from interp.runs.cli import add_common_flags, common_settings, fail_cleanly, study_main
-from interp.studies.icl_circuits import (DEFAULT_ATTRIBUTION, DEFAULT_HELDOUT, DEFAULT_MODELS,
-                                         DEFAULT_N, DEFAULT_SHOTS, DEFAULT_TARGET,
-                                         DEFAULT_TRAINABLE, STUDY, Config)
+from interp.studies.icl_circuits import (DEFAULT_ATTRIBUTION, DEFAULT_FS, DEFAULT_GRID_VARIANTS,
+                                         DEFAULT_HELDOUT, DEFAULT_MODELS, DEFAULT_N,
+                                         DEFAULT_SHOTS, DEFAULT_TARGET, DEFAULT_TRAINABLE, STUDY,
+                                         Config)
 from interp.training import NonFiniteLossError
 
 
@@ -55,11 +60,13 @@ def parser() -> argparse.ArgumentParser:
     add("--heldout-tasks", nargs="+", default=list(DEFAULT_HELDOUT),
         help="tasks whose k-shot accuracy measures ICL beyond the target")
     add("--shots", nargs="+", type=int, default=list(DEFAULT_SHOTS),
-        help="demonstration counts to evaluate (default 0 1 2 4 8 16)")
+        help="demonstration counts to evaluate (default 0 1 2 4 8)")
     add("--variants", nargs="+", default=list(DEFAULT_TRAINABLE),
-        help="trainable sets: all attn qk v o none (each also +fs)")
+        help="trainable sets: all attn qk q k v o none (each also +fs)")
+    add("--fs-variants", nargs="*", default=list(DEFAULT_FS),
+        help=f"trainable sets also trained with the few-shot loss (default {' '.join(DEFAULT_FS)})")
     add("--seeds", type=int, default=3, help="fine-tuning seeds per variant")
-    add("--steps", type=int, default=60, help="fine-tuning steps")
+    add("--steps", type=int, default=40, help="fine-tuning steps")
     add("--lr", type=float, default=2e-3, help="peak fine-tuning learning rate")
     add("--fs-shots", type=int, default=4,
         help="demonstrations per prompt of the auxiliary few-shot loss")
@@ -67,19 +74,29 @@ def parser() -> argparse.ArgumentParser:
         help="zero-shot variants (seed 0) to patch against the base model")
     add("--attribution-shots", type=int, default=8,
         help="shots of the prompts patched and of the ICL-head scores")
+    add("--attribution-tasks", nargs="+", default=["icl_fixed_flipped"],
+        help="tasks the attribution patches on (default icl_fixed_flipped)")
+    add("--grid-variants", nargs="*", default=list(DEFAULT_GRID_VARIANTS),
+        help="trainable sets of the lr x steps grid (zero-shot loss; none given: no grid)")
+    add("--grid-lrs", nargs="+", type=float, default=[5e-4, 2e-3],
+        help="learning rates of the grid (default 5e-4 2e-3)")
+    add("--grid-steps", nargs="+", type=int, default=[15, 40],
+        help="step counts of the grid (default 15 40)")
+    add("--grid-seeds", type=int, default=1, help="fine-tuning seeds per grid point")
     add("--toy-seeds", type=int, default=3,
         help="fine-tuning seeds of the linear-attention toy (0 skips it)")
     add("--toy-steps", type=int, nargs=2, default=None, metavar=("PRE", "FT"),
         help="toy pretraining and fine-tuning steps (default 1200 200)")
-    add("--toy-eval-prompts", type=int, default=2000,
+    add("--toy-eval-prompts", type=int, default=1000,
         help="toy test prompts per (variant, task, shots)")
     return made
 
 
 def make_config(args: argparse.Namespace) -> Config:
     """The flags as a Config (validated on construction)."""
-    own = ("models", "target_task", "heldout_tasks", "shots", "variants", "seeds", "steps", "lr",
-           "fs_shots", "attribution", "attribution_shots", "toy_seeds", "toy_steps",
+    own = ("models", "target_task", "heldout_tasks", "shots", "variants", "fs_variants", "seeds",
+           "steps", "lr", "fs_shots", "attribution", "attribution_shots", "attribution_tasks",
+           "grid_variants", "grid_lrs", "grid_steps", "grid_seeds", "toy_seeds", "toy_steps",
            "toy_eval_prompts")
     return Config(**common_settings(args), **{name: getattr(args, name) for name in own})
 

@@ -100,6 +100,14 @@ _FIXED: dict[str, _Spec] = {
     "icl": _Spec(
         icl.icl, "label word categories from in-context demonstrations (choice)", icl.population
     ),
+    "icl_other": _Spec(
+        icl.icl_other, "icl over the training categories other than icl_fixed's (choice)",
+        icl.population,
+    ),
+    "icl_unshown": _Spec(
+        icl.icl_unshown, "icl with no demonstration showing the query word (choice)",
+        icl.population,
+    ),
     "icl_heldout": _Spec(
         icl.icl_heldout, "in-context labelling on held-out categories; test only (choice)",
         partial(icl.population, heldout=True),
@@ -112,6 +120,14 @@ _FIXED: dict[str, _Spec] = {
         icl_fixed.icl_fixed_flipped,
         "icl_fixed's family with demonstrations of the reversed mapping (choice)",
         partial(icl_fixed.population, shots=4),
+    ),
+    "icl_fixed_unshown": _Spec(
+        icl_fixed.icl_fixed_unshown, "icl_fixed with no demonstration showing the query word "
+        "(choice)", partial(icl_fixed.population, shots=0, query_shown=False),
+    ),
+    "icl_fixed_flipped_unshown": _Spec(
+        icl_fixed.icl_fixed_flipped_unshown, "icl_fixed_flipped with no demonstration showing "
+        "the query word (choice)", partial(icl_fixed.population, shots=4, query_shown=False),
     ),
 }
 

@@ -73,6 +73,11 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
 }
 HELDOUT_CATEGORIES = ("instruments", "furniture", "vegetables", "weather")
 TRAIN_CATEGORIES = tuple(c for c in CATEGORIES if c not in HELDOUT_CATEGORIES)
+# The family of the fixed mapping (``icl_fixed``), and the training categories outside it:
+# ``icl_other`` asks in context about those, so a model fine-tuned on the fixed mapping
+# meets categories it read in pretraining but was not fine-tuned on.
+FIXED_CATEGORIES = ("animals", "colors")
+OTHER_CATEGORIES = tuple(c for c in TRAIN_CATEGORIES if c not in FIXED_CATEGORIES)
 # Made-up label words: no prior meaning, so a label is learnable only from the prompt.
 LABEL_POOL = ("dax", "wug", "blick", "fep", "toma", "zup", "lorp", "mib", "kiki", "bouba",
               "gazzer", "tulver", "nork", "pim", "sarl", "vosk")
@@ -99,6 +104,48 @@ def icl(
     check_split(split)
     return _task("icl", TRAIN_CATEGORIES, split, n=n, seed=seed, replace=replace, shots=shots,
                  n_labels=n_labels, query_shown=query_shown)
+
+
+def icl_other(
+    *,
+    n: Count = 200,
+    seed: int = 0,
+    split: Split = "test",
+    replace: bool = False,
+    shots: int = DEFAULT_SHOTS,
+    n_labels: int = DEFAULT_LABELS,
+    query_shown: bool = True,
+) -> Task:
+    """``icl`` over the training categories other than the fixed mapping's (no animals, no
+    colors): in-context learning that pretraining taught, away from the fine-tuned family.
+
+    >>> set(icl_other(n=20).examples[0].metadata["categories"]) <= set(OTHER_CATEGORIES)
+    True
+    """
+    check_split(split)
+    return _task("icl_other", OTHER_CATEGORIES, split, n=n, seed=seed, replace=replace,
+                 shots=shots, n_labels=n_labels, query_shown=query_shown)
+
+
+def icl_unshown(
+    *,
+    n: Count = 200,
+    seed: int = 0,
+    split: Split = "test",
+    replace: bool = False,
+    shots: int = DEFAULT_SHOTS,
+    n_labels: int = DEFAULT_LABELS,
+) -> Task:
+    """``icl`` with no demonstration showing the query word (the suite card's
+    ``icl_unshown``): the label must come from another word of the query's category.
+
+    >>> ex = icl_unshown(n=1, shots=4).examples[0]
+    >>> ex.metadata["query"] in [line.split(" ->")[0] for line in ex.prompt.splitlines()[:-1]]
+    False
+    """
+    check_split(split)
+    return _task("icl_unshown", TRAIN_CATEGORIES, split, n=n, seed=seed, replace=replace,
+                 shots=shots, n_labels=n_labels, query_shown=False)
 
 
 def icl_heldout(
@@ -218,6 +265,24 @@ def _prompt(
                           query_shown, labels)
 
 
+def demo_slots(shots: int, k: int, rng: random.Random, spread: bool) -> list[int]:
+    """The category slot of each of ``shots`` demonstrations over ``k`` categories, balanced
+    (counts differ by <= 1). With ``spread`` the categories that get one more are a random
+    rotation, drawn only when there is a remainder (so balanced prompts keep their draws).
+
+    >>> {demo_slots(1, 2, random.Random(s), True)[0] for s in range(8)}
+    {0, 1}
+    >>> demo_slots(1, 2, random.Random(0), False)
+    [0]
+    """
+    if not spread or shots % k == 0:
+        return balanced_draws(shots, k, rng)
+    offset = rng.randrange(k)
+    draws = [(i + offset) % k for i in range(shots)]
+    rng.shuffle(draws)
+    return draws
+
+
 def mapping_prompt(
     rng: random.Random,
     family: tuple[str, ...],
@@ -227,9 +292,14 @@ def mapping_prompt(
     answer_slot: int,
     query_shown: bool,
     labels: tuple[str, ...],
+    spread: bool = False,
 ) -> Example:
     """One prompt: ``shots`` demonstrations of ``mapping`` (category -> label) over ``family``,
     then a query word of ``family[answer_slot]``; choices are ``labels`` in order.
+
+    ``spread`` (``demo_slots``): when ``shots`` is no multiple of the family size, which
+    categories get the extra demonstrations is drawn; without it they are the first ones
+    (a 1-shot prompt always shows ``family[0]``: the ICL corpus's draws, kept as they are).
 
     >>> ex = mapping_prompt(random.Random(0), ("animals", "colors"), {"animals": "dax",
     ...     "colors": "wug"}, {"animals": ("cat",), "colors": ("red",)}, 2, 0, True, ("dax", "wug"))
@@ -238,7 +308,7 @@ def mapping_prompt(
     """
     query_category = family[answer_slot]
     query = rng.choice(queries[query_category])
-    slots = balanced_draws(shots, len(family), rng)
+    slots = demo_slots(shots, len(family), rng, spread)
     # Which demonstration shows the query word itself (one of its category's, if any).
     shown_at = [i for i, slot in enumerate(slots) if slot == answer_slot]
     shown = rng.choice(shown_at) if query_shown and shown_at else None

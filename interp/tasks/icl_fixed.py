@@ -12,6 +12,12 @@ the language analogue of fine-tuning on one regression vector theta0:
 - ``icl_fixed_flipped``: demonstrations follow the reversed mapping (animals -> wug,
   colors -> dax), and the answer is the demonstrated one: the -theta0 test. A model that
   learned the fixed mapping in its weights and ignores the prompt fails it.
+- ``icl_fixed_unshown`` / ``icl_fixed_flipped_unshown``: the same with ``query_shown=False``:
+  no demonstration uses the query word, so the label cannot be copied off the prompt by
+  lookup (from 2 shots on, the shown tasks always contain it).
+
+Which category a demonstration shows is drawn: with fewer demonstrations than categories
+(one shot) the demonstrated category is random per prompt (seeded), not always the first.
 
 Splits as in ``icl``: queries of the "train" split use one half of each category's words, the
 "test" split the other half (the same hash); demonstrations may use any word of the family.
@@ -36,9 +42,9 @@ from interp.tasks.base import (
     draw_distinct,
     resolve_n,
 )
-from interp.tasks.icl import CATEGORIES, LABEL_POOL, mapping_prompt, query_words
+from interp.tasks.icl import CATEGORIES, FIXED_CATEGORIES, LABEL_POOL, mapping_prompt, query_words
 
-DEFAULT_CATEGORIES = ("animals", "colors")
+DEFAULT_CATEGORIES = FIXED_CATEGORIES
 DEFAULT_LABELS = ("dax", "wug")
 
 
@@ -85,6 +91,47 @@ def icl_fixed_flipped(
                  replace=replace, shots=shots, flipped=True, query_shown=query_shown)
 
 
+def icl_fixed_unshown(
+    *,
+    n: Count = 200,
+    seed: int = 0,
+    split: Split = "test",
+    replace: bool = False,
+    shots: int = 0,
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES,
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+) -> Task:
+    """``icl_fixed`` with no demonstration showing the query word.
+
+    >>> ex = icl_fixed_unshown(n=1, shots=4).examples[0]
+    >>> ex.metadata["query_shown"], ex.prompt.count(ex.metadata["query"])
+    (False, 1)
+    """
+    return _task("icl_fixed_unshown", categories, labels, split, n=n, seed=seed,
+                 replace=replace, shots=shots, flipped=False, query_shown=False)
+
+
+def icl_fixed_flipped_unshown(
+    *,
+    n: Count = 200,
+    seed: int = 0,
+    split: Split = "test",
+    replace: bool = False,
+    shots: int = 4,
+    categories: tuple[str, ...] = DEFAULT_CATEGORIES,
+    labels: tuple[str, ...] = DEFAULT_LABELS,
+) -> Task:
+    """``icl_fixed_flipped`` with no demonstration showing the query word: the rotated label
+    must be read off another word of the query's category.
+
+    >>> ex = icl_fixed_flipped_unshown(n=1, shots=2).examples[0]
+    >>> ex.metadata["query_shown"], ex.prompt.count(ex.metadata["query"])
+    (False, 1)
+    """
+    return _task("icl_fixed_flipped_unshown", categories, labels, split, n=n, seed=seed,
+                 replace=replace, shots=shots, flipped=True, query_shown=False)
+
+
 def population(
     *,
     split: Split = "test",
@@ -95,11 +142,11 @@ def population(
 ) -> int | None:
     """How many distinct prompts the fixed family has in ``split``, labels exactly balanced
     (so the category with the fewest prompts bounds every label). With ``shots=0`` a prompt is
-    its query word; with one shot, the query and the one demonstration; with more, None
-    (effectively unbounded: distinct prompts are drawn until enough are found).
+    its query word; with one shot, the query and the one demonstration (of a drawn category);
+    with more, None (effectively unbounded: distinct prompts are drawn until enough are found).
 
     >>> population(split="test"), population(split="test", shots=1), population(shots=4)
-    (10, 14, None)
+    (10, 150, None)
     """
     categories, labels = _checked("icl_fixed", categories, labels, split, shots)
     if shots > 1:
@@ -111,14 +158,13 @@ def population(
 
 def _one_shot_demos(categories: tuple[str, ...], slot: int, query_shown: bool, shots: int) -> int:
     # How many demonstrations a query of categories[slot] can get. With one shot the single
-    # demonstration always shows categories[0] (balanced_draws(1, k) is [0]; issue: the
-    # 1-shot category is not randomised): for a query of that category it is the query word
-    # itself when query_shown, else any other word of it; for any other query, any word.
+    # demonstration shows a drawn category (mapping_prompt's spread): of the query's own, it
+    # is the query word itself when query_shown, else any other word of it; of another
+    # category, any of its words.
     if shots == 0:
         return 1
-    if slot == 0:
-        return 1 if query_shown else len(CATEGORIES[categories[0]]) - 1
-    return len(CATEGORIES[categories[0]])
+    own = 1 if query_shown else len(CATEGORIES[categories[slot]]) - 1
+    return own + sum(len(CATEGORIES[c]) for i, c in enumerate(categories) if i != slot)
 
 
 def _checked(
@@ -168,7 +214,7 @@ def _task(
     examples = tuple(
         draw_distinct(
             lambda: mapping_prompt(rng, categories, mapping, queries, shots, slot, query_shown,
-                                   labels),
+                                   labels, spread=True),
             seen, name=name,
         )
         for slot in balanced_draws(count, len(categories), rng)

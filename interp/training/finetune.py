@@ -1,7 +1,7 @@
 """Fine-tuning variants: which weights train, on which loss.
 
-A ``Variant`` names the trainable components (``interp.params`` names: all, attn, qk, v, o,
-none) and whether the auxiliary few-shot loss is on. Every variant trains the plain HF model
+A ``Variant`` names the trainable components (``interp.params`` names: all, attn, qk, q, k,
+v, o, none) and whether the auxiliary few-shot loss is on. Every variant trains the plain HF model
 (never a Bridge) on one zero-shot target task (arXiv 2602.23197's setting):
 - ZS: cross-entropy of the answer tokens only, on 0-shot prompts of the target task;
 - ZS+FS: ZS + w * FS, FS the same loss on prompts with ``fs_shots`` demonstrations of the
@@ -44,6 +44,8 @@ TRAINABLE: dict[str, tuple[str, ...]] = {
     "all": expand_components("all"),
     "attn": expand_components("attn"),
     "qk": expand_components("qk"),
+    "q": ("q",),  # paper B trains Q and K apart as well as together
+    "k": ("k",),
     "v": ("v",),
     "o": ("o",),
     "none": (),

@@ -25,7 +25,9 @@ from interp.interventions.pattern_swap import PatternSwap
 from interp.runs.findings import findings_from, load_tables
 from interp.runs.study import run_study
 from interp.studies.icl_circuits import ITEM_COLUMNS, RESULT_COLUMNS, STUDY, Config
+from interp.studies.icl_circuits.claims import comparison_verdicts, reading
 from interp.studies.icl_circuits.findings import comparison_cell
+from interp.studies.icl_circuits.measures import divisor_reason, reason_text
 from interp.studies.icl_circuits.tables import paired_table, preserved_table
 from interp.tasks import get_task, task_population
 from interp.training.finetune import FineTuneConfig, Variant, fine_tune
@@ -33,9 +35,13 @@ from interp.training.finetune import FineTuneConfig, Variant, fine_tune
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "studies" / "icl_circuits.py"
 # n = 12: more than the 10 distinct 0-shot icl_fixed prompts, so those are scored exhaustively.
+# The grid's (2e-3, 3) point is the main setting (reused); (2e-3, 2) trains qk and v again.
 SMALL = dict(models=("suite/pythia-s1",), n=12, seeds=2, steps=3, shots=(0, 2),
-             variants=("v", "qk", "none"), attribution=("v",), toy_seeds=2, toy_steps=(20, 5),
-             toy_eval_prompts=50)
+             heldout_tasks=("icl_fixed_flipped", "icl_fixed_flipped_unshown", "icl_other",
+                            "icl_heldout"),
+             variants=("v", "qk", "none"), attribution=("v",), grid_lrs=(2e-3,),
+             grid_steps=(2, 3), toy_seeds=2, toy_steps=(20, 5), toy_eval_prompts=50)
+TASKS = 5  # the target and four held-out tasks
 TINY = FineTuneConfig(steps=4, batch_size=4, n_train=16, lr=1e-2, warmup=1)
 TOKENS = torch.tensor([[1, 5, 9, 14, 22, 30, 7], [1, 8, 8, 19, 4, 11, 6]])
 
@@ -66,9 +72,10 @@ def read(out: Path, *names: str) -> list[pd.DataFrame]:
 def test_outputs_columns_and_captions(first_run):
     results, items = read(first_run, "results", "items")
     assert list(results.columns) == RESULT_COLUMNS and list(items.columns) == ITEM_COLUMNS
-    # 4 trained variants x 2 seeds + the base copied to both seeds; 3 tasks x 2 shot counts.
-    assert len(results) == (4 * 2 + 2) * 3 * 2
-    assert set(results.role) == {"target", "heldout"}
+    # 4 trained variants x 2 seeds + the base copied to both seeds; 5 tasks x 2 shot counts.
+    assert len(results) == (4 * 2 + 2) * TASKS * 2
+    assert set(results.role) == {"target", "heldout", "control"}
+    assert set(results[results.role == "control"].task) == {"icl_heldout"}
     assert "accuracy_ci95" not in " ".join(results.columns)  # no unpaired interval left
     for stem in ("accuracy_vs_shots", "preserved", "attribution_heatmap", "toy_mse_vs_shots"):
         assert (first_run / f"{stem}.png").stat().st_size > 10_000
@@ -77,16 +84,19 @@ def test_outputs_columns_and_captions(first_run):
     assert captions.count("**") == 8 and "t-interval" in captions and "Wilson" in captions
     for table in ("results.csv", "items.csv.gz", "preserved.csv", "paired.csv",
                   "comparisons.csv", "attribution.csv", "icl_heads.csv", "toy.csv",
-                  "toy_summary.csv", "finetunes.csv"):
+                  "toy_summary.csv", "finetunes.csv", "labels.csv", "grid.csv",
+                  "attribution_seeds.csv"):
         assert f"`{table}`" in captions
     record = json.loads((first_run / "results.json").read_text())
-    assert record["config"]["n"] == 12 and record["weights"]["trained"] == 8
-    assert record["finetune"]["steps"] == 3 and len(record["preserved"]) == 5 * 3
+    # 8 main copies + the grid's 2 at 2 steps (its 3-step point reuses the main weights).
+    assert record["config"]["n"] == 12 and record["weights"]["trained"] == 10
+    assert record["finetune"]["steps"] == 3 and len(record["preserved"]) == 5 * TASKS
     assert "items" in record["tables"]
     weights = weight_folders(first_run)  # each in its cell's cache artifacts folder
-    assert len(weights) == 8 and all((w / "config.json").is_file() for w in weights)
+    assert len(weights) == 10 and all((w / "config.json").is_file() for w in weights)
     finetunes = pd.read_csv(first_run / "finetunes.csv")
-    assert len(finetunes) == 8 and set(finetunes.weights) == {"trained"}
+    assert len(finetunes) == 10 and set(finetunes.weights) == {"trained"}
+    assert sorted(finetunes.steps.value_counts().items()) == [(2, 2), (3, 8)]
     assert finetunes.last_loss.notna().all()
 
 
@@ -139,7 +149,7 @@ def synthetic_items(accuracies: dict[int, float], n: int = 40) -> pd.DataFrame:
 def test_kept_share_interval_is_t_with_two_df_for_three_seeds():
     items = synthetic_items({0: 0.5, 1: 0.6, 2: 0.8})
     paired = paired_table(items, ["v", "none"])
-    row = preserved_table(items, paired).set_index("variant").loc["v"]
+    row = preserved_table(items, paired, {"t": 0.5}).set_index("variant").loc["v"]
     kept = np.array([50.0, 60.0, 80.0])
     half = stats.t.ppf(0.975, 2) * kept.std(ddof=1) / np.sqrt(3)  # 4.30 SE, not 1.96
     assert row.preserved_hi - row.preserved_lo == pytest.approx(2 * half)
@@ -169,7 +179,7 @@ def test_seed_intervals_are_t_with_n_minus_1_df(first_run):
 def test_preserved_is_relative_to_the_base(first_run):
     preserved = pd.read_csv(first_run / "preserved.csv")
     base = preserved[preserved.variant == "none"]
-    assert base.preserved.to_numpy() == pytest.approx(100) and len(base) == 3
+    assert base.preserved.to_numpy() == pytest.approx(100) and len(base) == TASKS
     assert (base.seeds == 1).all()
     assert base.preserved_lo.isna().all()  # the base runs once: no interval over seeds
     assert (base.base_few_shot_lo <= base.base_few_shot).all()
@@ -191,7 +201,7 @@ def test_attribution_and_toy_tables(first_run):
     assert set(attribution.site) == {"qk", "v"} and set(attribution.metric) == {"loss", "accuracy"}
     # pythia-s1 has one layer and "v" trains only V: patching V back restores everything,
     # patching the (unchanged) pattern restores nothing, on every item.
-    loss = attribution[(attribution.metric == "loss") & (attribution.gap.abs() > 1e-3)]
+    loss = attribution[(attribution.metric == "loss") & attribution.fraction.notna()]
     assert not loss.empty
     assert loss[loss.site == "v"].fraction.to_numpy() == pytest.approx(1.0, abs=1e-3)
     assert loss[loss.site == "qk"].fraction.to_numpy() == pytest.approx(0.0, abs=1e-3)
@@ -210,6 +220,128 @@ def test_attribution_and_toy_tables(first_run):
     assert len(set(toy.variant)) == 11 and (toy.mse > 0).all()
 
 
+def test_kept_share_is_chance_normalised_from_the_rows_themselves(first_run):
+    results = pd.read_csv(first_run / "results.csv")
+    base = results[results.variant == "none"].set_index(["task", "shots", "seed"])
+    for row in results.itertuples():
+        own = base.loc[(row.task, row.shots, row.seed)]
+        assert row.base_accuracy == pytest.approx(own.accuracy) and row.chance == 0.5
+        expected = divisor_reason(own.accuracy, own.accuracy_lo, row.chance)
+        assert reason_text(row.kept_normalised_reason) == expected
+        if expected:
+            assert np.isnan(row.kept_normalised)
+        else:
+            assert row.kept_normalised == pytest.approx(
+                (row.accuracy - row.chance) / (own.accuracy - row.chance))
+        target = results[(results.variant == row.variant) & (results.seed == row.seed)
+                         & (results.task == "icl_fixed") & (results.shots == row.shots)]
+        assert row.target_accuracy == pytest.approx(target.accuracy.iloc[0])
+    # Pooled over k >= 1 and over seeds (synthetic: a base at 1.0 is clearly above chance).
+    items = synthetic_items({0: 0.5, 1: 0.6, 2: 0.8})
+    row = preserved_table(items, paired_table(items, ["v", "none"]), {"t": 0.5})
+    row = row.set_index("variant").loc["v"]
+    assert row.kept_normalised == pytest.approx(np.mean([0.0, 0.2, 0.6]))
+    assert row.kept_normalised_lo < row.kept_normalised < row.kept_normalised_hi
+    near = preserved_table(items.assign(correct=items.correct & (items.variant == "v")),
+                           paired_table(items, ["v", "none"]), {"t": 0.5}).set_index("variant")
+    assert np.isnan(near.loc["v"].kept_normalised)
+    assert "chance" in near.loc["v"].kept_normalised_reason
+
+
+def test_label_distribution_sums_to_one_and_matches_the_items(first_run):
+    labels, items, results = read(first_run, "labels", "items", "results")
+    plain = items[items.patch == "none"]
+    cells = ["model", "variant", "seed", "task", "shots"]
+    assert labels.groupby(cells).share.sum().to_numpy() == pytest.approx(1.0)
+    counts = plain.groupby(cells).chosen.value_counts(normalize=True)
+    mine = labels.set_index([*cells, "label"]).share
+    assert mine.sort_index().to_numpy() == pytest.approx(counts.sort_index().to_numpy())
+    top = labels.groupby(cells).share.max()
+    for row in results[results.variant != "none"].itertuples():
+        assert row.top_label_share == pytest.approx(top[(row.model, row.variant, row.seed,
+                                                         row.task, row.shots)])
+        fixed = row.task.startswith("icl_fixed")
+        assert bool(row.constant_answer) == (fixed and row.top_label_share >= 0.9)
+
+
+def test_attribution_runs_over_seeds_and_marks_gaps_too_small_to_divide(first_run):
+    attribution, summary = read(first_run, "attribution", "attribution_seeds")
+    assert set(attribution.seed) == {0, 1}
+    includes_zero = (attribution.gap_lo <= 0) & (attribution.gap_hi >= 0)
+    marked = attribution.fraction_reason.notna()
+    assert (marked == (includes_zero | (attribution.gap.abs() <= 1e-6))).all()
+    assert attribution[marked].fraction.isna().all()
+    assert attribution[~marked].fraction.notna().all()
+    key = ["variant", "direction", "site", "layer", "task", "metric"]
+    for row in summary.itertuples():
+        cell = attribution.set_index(key).loc[tuple(getattr(row, k) for k in key)]
+        assert row.seeds == len(cell) == 2 and row.seeds_divisible == cell.fraction.notna().sum()
+        if row.seeds_divisible:
+            assert row.fraction == pytest.approx(cell.fraction.mean())
+
+
+def test_grid_reuses_the_main_point_and_trains_the_others(first_run):
+    grid, results = read(first_run, "grid", "results")
+    assert len(grid) == 2 * 2 * 1 * 2  # variants x (lr, steps) points x seeds x tasks
+    assert set(grid.steps) == {2, 3} and set(grid.versus) == {"qk"}
+    main = grid[(grid.steps == 3) & (grid.task == "icl_fixed")].set_index("variant")
+    zero = results[(results.task == "icl_fixed") & (results.shots == 0) & (results.seed == 0)]
+    for variant in ("qk", "v"):
+        expected = zero[zero.variant == variant].accuracy.iloc[0]
+        assert main.loc[variant].zero_shot_accuracy == pytest.approx(expected)
+        flipped = grid[(grid.steps == 3) & (grid.task == "icl_fixed_flipped")
+                       & (grid.variant == variant)]
+        assert flipped.target_zero_shot.iloc[0] == pytest.approx(expected)
+    assert grid[grid.variant == "qk"].delta_versus.isna().all()
+    v = grid[grid.variant == "v"]
+    assert ((v.delta_versus_lo <= v.delta_versus) & (v.delta_versus <= v.delta_versus_hi)).all()
+    assert ((grid.few_shot_lo <= grid.few_shot_accuracy)
+            & (grid.few_shot_accuracy <= grid.few_shot_hi)).all()
+
+
+def collapse_rows(config: Config) -> pd.DataFrame:
+    """Preserved-like rows: v fails the target's demonstrations, qk loses only held-out ICL,
+    o answers one label, all keeps everything."""
+    rows = []
+    for variant, target_hi, held_hi, constant in (("v", 0.5, 0.5, 0), ("qk", 1.2, 0.5, 0),
+                                                  ("o", 1.2, 1.2, 1), ("all", 1.2, 1.2, 0),
+                                                  ("q", 0.95, 0.5, 0)):
+        for task in config.tasks:
+            hi = target_hi if task == config.target_task else held_hi
+            rows.append(dict(model="suite/pythia-s1", variant=variant, task=task, seeds=3,
+                             kept_normalised=hi - 0.2, kept_normalised_lo=hi - 0.4,
+                             kept_normalised_hi=hi, kept_normalised_reason=np.nan,
+                             constant_answer_seeds=constant if task != config.target_task else 0))
+    return pd.DataFrame(rows)
+
+
+def test_format_collapse_never_reads_as_selectively_lost_icl(tmp_path):
+    config = Config(out=tmp_path, models=("suite/pythia-s1",),
+                    variants=("v", "qk", "o", "all", "q", "none"))
+    preserved = collapse_rows(config)
+    model = "suite/pythia-s1"
+    assert reading(preserved, model, "v", config) == "format collapse"
+    assert reading(preserved, model, "o", config) == "format collapse"
+    assert reading(preserved, model, "qk", config).startswith("lost ICL selectively")
+    assert reading(preserved, model, "all", config).startswith("kept ICL")
+    # A milder fall on the target (kept 0.75 [0.55, 0.95]) is named, and is not selective.
+    assert reading(preserved, model, "q", config).startswith("falls on the target's")
+    comparisons = pd.DataFrame([dict(model=model, treated=a, base=b, task="icl_fixed_flipped",
+                                     delta_normalised=0.5, delta_normalised_lo=0.2,
+                                     delta_normalised_hi=0.8, delta_normalised_reason=np.nan)
+                                for a, b in (("v", "qk"), ("all", "qk"))])
+    tables = dict(comparisons=comparisons, preserved=preserved)
+    said = comparison_verdicts(tables, config, [("v", "qk"), ("all", "qk")],
+                               ["icl_fixed_flipped"], 1)
+    assert said[0].startswith("pythia-s1 v - qk: cannot test (v: format collapse")
+    assert said[1].startswith("pythia-s1 all - qk: `icl_fixed_flipped` supported (+0.50")
+
+
+def test_q_only_and_k_only_are_variants_of_the_default_run():
+    names = [v.name for v in Config(out=Path("/tmp/icl")).variant_list]
+    assert {"q", "k", "qk", "v"} <= set(names) and names[-1] == "none"
+
+
 def test_findings_come_from_the_written_tables(first_run):
     written = (first_run / "FINDINGS.md").read_text()
     assert findings_from(STUDY, first_run).strip() == written.strip()
@@ -218,12 +350,15 @@ def test_findings_come_from_the_written_tables(first_run):
 
 
 def test_a_difference_is_bold_only_when_its_interval_excludes_zero():
-    row = pd.Series(dict(delta_preserved=-20.0, delta_preserved_lo=-35.0, delta_preserved_hi=-5.0,
-                         seeds=3, seeds_below=3, seeds_above=0))
-    assert comparison_cell(row).startswith("**-20 [-35, -5]**")
+    row = pd.Series(dict(delta_normalised=-0.2, delta_normalised_lo=-0.35,
+                         delta_normalised_hi=-0.05, delta_normalised_reason=np.nan,
+                         seeds=3, seeds_below=3, seeds_above=0), dtype=object)
+    assert comparison_cell(row).startswith("**-0.20 [-0.35, -0.05]**")
     row = row.copy()
-    row["delta_preserved_hi"] = 4.0
+    row["delta_normalised_hi"] = 0.04
     assert "**" not in comparison_cell(row)
+    row["delta_normalised_reason"] = "the base is within 0.1 of chance"
+    assert comparison_cell(row).startswith("not divided")
 
 
 def test_rerun_reuses_weights_and_cells_and_reproduces(first_run, capsys):
@@ -244,7 +379,8 @@ def test_rerun_reuses_weights_and_cells_and_reproduces(first_run, capsys):
     capsys.readouterr()
     run_study(STUDY, Config(out=first_run, **SMALL))
     out = capsys.readouterr().out
-    assert "fine-tuned weights: 0 trained, 8 loaded" in out and "; 11 cells computed" in out
+    # 9 variant cells, 2 attribution cells (v, 2 seeds), the grid's 2 and the toy.
+    assert "fine-tuned weights: 0 trained, 10 loaded" in out and "; 14 cells computed" in out
     for name, content in before.items():
         assert (first_run / name).read_bytes() == content, name
 
@@ -275,8 +411,14 @@ def test_flags_the_study_does_not_take_are_refused(capsys):
     args = parser.parse_args(["--toy-steps", "7", "3", "--variants", "v", "none"])
     config = cli().make_config(args)
     assert config.toy.pretrain_steps == 7 and config.toy.finetune_steps == 3
-    assert config.n == 48 and config.variants == ("v", "none")
+    assert config.n == 40 and config.variants == ("v", "none")
     assert dataclasses.replace(config, steps=5).finetune.steps == 5
+    args = parser.parse_args(["--grid-variants", "--fs-variants", "v", "--variants", "q", "v",
+                              "none", "--grid-lrs", "1e-3", "--grid-steps", "7"])
+    config = cli().make_config(args)
+    assert config.grid_variants == () and [v.name for v in config.variant_list] == [
+        "q", "v", "v+fs", "none"]
+    assert [(f.lr, f.steps) for f in config.grid] == [(1e-3, 7)]
 
 
 def test_nan_loss_stops_the_cli_naming_variant_and_step(tmp_path):

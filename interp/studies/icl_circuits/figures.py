@@ -105,6 +105,8 @@ def accuracy_figure(shown: pd.DataFrame, tasks: list[str], model: str, stem: Pat
             base_and_chance(ax, base.sort_values("shots"), chance[task])
             for trainable in trainables:
                 rows = part[(part.trainable == trainable) & (part.few_shot == few_shot)]
+                if rows.empty:  # a set trained without the few-shot loss only
+                    continue
                 band = seed_band(rows, "shots", "accuracy")
                 ax.plot(band.shots, band["mean"], color=colors[trainable], marker="o", ms=3,
                         ls="--" if few_shot else "-", label=trainable)
@@ -173,8 +175,9 @@ def unsettled(part: pd.DataFrame) -> pd.DataFrame:
 
 
 def attribution_figure(cells: pd.DataFrame, model: str, stem: Path) -> list[Path]:
-    """Layer x {QK, V} heatmaps of the loss-gap fraction, one panel per (variant, direction),
-    on the first held-out task; hatched where the interval includes 0."""
+    """Layer x {QK, V} heatmaps of the loss-gap fraction (mean over seeds), one panel per
+    (variant, direction), on the first attribution task; hatched where in some seed the
+    interval includes 0."""
     task = cells.task.iloc[0]
     cells = cells[cells.task == task]
     combos = list(dict.fromkeys(zip(cells.variant, cells.direction)))
@@ -192,13 +195,14 @@ def attribution_figure(cells: pd.DataFrame, model: str, stem: Path) -> list[Path
                 if bool(flags.loc[layer, site]):
                     ax.add_patch(Rectangle((j, i), 1, 1, fill=False, hatch=HATCH,
                                            edgecolor="gray", lw=0))
-        first = part.iloc[0]
-        ax.set_title(f"{variant}: {direction}\ngap {first.gap:+.2f} "
-                     f"[{first.gap_lo:+.2f}, {first.gap_hi:+.2f}] nats", fontsize=8)
+        gaps = part.groupby("seed").gap.first() if "seed" in part else part.gap.iloc[:1]
+        ax.set_title(f"{variant}: {direction}\nmean gap {gaps.mean():+.2f} nats "
+                     f"({len(gaps)} seed{'s' if len(gaps) > 1 else ''})", fontsize=8)
         ax.set_xlabel("")
         ax.set_ylabel("layer" if ax is axes[0][0] else "")
-    fig.suptitle(f"{model}, {task}: fraction of the base-vs-tuned loss gap per patch "
-                 "(hatched: 95% interval includes 0)", y=1.1)
+    fig.suptitle(f"{model}, {task}: fraction of the base-vs-tuned loss gap per patch, mean "
+                 "over seeds whose gap can be divided by (hatched: in some seed the 95% "
+                 "interval of the gap or the move includes 0)", y=1.1)
     return plots.save(fig, stem)
 
 

@@ -14,20 +14,16 @@ import pandas as pd
 
 from interp.analysis.stats import Interval, describe_vs_chance, seed_interval
 from interp.runs.study import Tables
+from interp.studies.icl_circuits.claims import paper_claims, reading, short
 from interp.studies.icl_circuits.config import Config
+from interp.studies.icl_circuits.measures import CONSTANT, MIN_MARGIN, reason_text
 from interp.studies.icl_circuits.tables import BASE, NO_PATCH
 
-PAPER_B = "arXiv 2602.23197"
 # Toy comparisons (treated, base), paired by seed, on the held-out -theta0 at the most shots:
 # what keeps ICL (against the pretrained "none"), all against V-only, the few-shot loss.
 TOY_COMPARISONS = (("all", "v"), ("q", "none"), ("k", "none"), ("kq", "none"), ("v", "none"),
                    ("all", "none"), ("q+fs", "q"), ("k+fs", "k"), ("kq+fs", "kq"),
                    ("v+fs", "v"), ("all+fs", "all"))
-
-
-def short(model: str) -> str:
-    """``suite/pythia-s5`` -> ``pythia-s5``."""
-    return model.removeprefix("suite/")
 
 
 def excludes_zero(lo: float, hi: float) -> bool:
@@ -68,15 +64,20 @@ def seed_difference(iv: Interval, fmt: str = "+.2f") -> str:
 
 
 def findings(tables: Tables, config: Config) -> str:
-    """The markdown block: settings, the bases, what fine-tuning kept, the comparisons,
-    attribution and the toy."""
+    """The markdown block: settings, the bases, what fine-tuning kept (chance-normalised, with
+    each variant's reading: format collapse or not), the comparisons, the lr x steps grid,
+    attribution over seeds, the toy and paper B's claims."""
     parts = [settings(tables["results"], config), bases(tables["items"], config),
              kept_table(tables["preserved"], config), comparisons(tables["comparisons"], config)]
+    if "grid" in tables and not tables["grid"].empty:
+        parts.append(grid_block(tables["grid"], config))
     if not tables["attribution"].empty:
-        parts.append(attribution(tables["attribution"], config))
+        parts.append(attribution(tables["attribution_seeds"], config))
     if "toy_summary" in tables:
         parts.append(toy(tables["toy_summary"]))
     parts.append(paper_claims(tables, config))
+    if "toy" in tables:
+        parts.append(toy_claims(tables["toy"]))
     return "\n\n".join(parts) + "\n"
 
 
@@ -88,14 +89,20 @@ def settings(results: pd.DataFrame, config: Config) -> str:
     exceptions = "".join(
         f"; `{r.task}` at k = {r.shots}: all {r.n} distinct prompts" for r in small.itertuples())
     chances = sorted({config.chance(t) for t in config.tasks})
+    control = ", ".join(f"`{t}`" for t in config.heldout_tasks if config.role(t) == "control")
     return (f"Settings: {', '.join(f'`{m}`' for m in config.models)}, each variant fine-tuned "
-            f"{config.steps} steps on `{config.target_task}` with {config.seeds} seeds "
-            f"(`none`, the base, runs once); k = {', '.join(map(str, config.shots))} "
-            f"demonstrations; n = {usual} distinct test prompts per (task, k){exceptions}. "
+            f"{config.steps} steps at lr {config.lr:g} on `{config.target_task}` with "
+            f"{config.seeds} seeds (`none`, the base, runs once); k = "
+            f"{', '.join(map(str, config.shots))} demonstrations (a 1-shot prompt shows a drawn "
+            f"category); n = {usual} distinct test prompts per (task, k){exceptions}. "
+            f"No-ICL control: {control or 'none'} (the bases are at chance there). "
             f"Chance: {', '.join(f'{c:g}' for c in chances)} (two labels per prompt). "
             "Intervals are 95%: over seeds a t-interval (n - 1 df); over items Wilson for one "
             "accuracy, Tango (with exact McNemar p) for two variants on the same items. "
-            "\"Few-shot\" pools the items of every k >= 1.")
+            "\"Few-shot\" pools the items of every k >= 1. Kept share is chance-normalised: "
+            "(accuracy - chance) / (base - chance), 1 = all of the base's margin over chance, "
+            f"0 = chance; not divided where the base is within {MIN_MARGIN:g} of chance or its "
+            "Wilson interval reaches it.")
 
 
 def bases(items: pd.DataFrame, config: Config) -> str:
@@ -105,40 +112,52 @@ def bases(items: pd.DataFrame, config: Config) -> str:
              "chance):"]
     for model in config.models:
         mine = plain[plain.model == model]
-        cells = [f"`{task}` {describe_vs_chance(outcomes, config.chance(task))} "
-                 f"(n = {len(outcomes)})" for task in config.tasks
+        cells = [f"`{task}`{' (control)' if config.role(task) == 'control' else ''} "
+                 f"{describe_vs_chance(outcomes, config.chance(task))} (n = {len(outcomes)})"
+                 for task in config.tasks
                  for outcomes in [mine[mine.task == task].correct.to_numpy()]]
         lines.append(f"- {short(model)}: " + "; ".join(cells) + ".")
     return "\n".join(lines)
 
 
 def kept_cell(row: pd.Series) -> str:
-    """One preserved.csv row as a table cell: kept % [t over seeds] and the seeds whose
-    paired few-shot difference from the base excludes 0."""
+    """One preserved.csv row as a table cell: chance-normalised kept share [t over seeds],
+    the seeds whose paired few-shot difference from the base excludes 0, constant answers."""
     if row.variant == BASE:
-        base = interval_text(row.base_few_shot, row.base_few_shot_lo, row.base_few_shot_hi)
-        return f"100 (base: {base})"
-    text = interval_text(row.preserved, row.preserved_lo, row.preserved_hi, ".0f")
+        return "base " + interval_text(row.base_few_shot, row.base_few_shot_lo,
+                                       row.base_few_shot_hi)
+    if reason_text(row.kept_normalised_reason):
+        return "not divided: base too close to chance"
+    text = interval_text(row.kept_normalised, row.kept_normalised_lo, row.kept_normalised_hi)
     marks = [f"{count}/{row.seeds} {side}" for count, side in
              ((row.seeds_below_base, "below"), (row.seeds_above_base, "above")) if count]
+    if row.constant_answer_seeds:
+        marks.append(f"constant label {row.constant_answer_seeds}/{row.seeds}")
     return text + (f"; {', '.join(marks)}" if marks else "; none differs")
 
 
 def kept_table(preserved: pd.DataFrame, config: Config) -> str:
-    """Kept share of base few-shot accuracy per model, variant and task, with 0-shot target
-    accuracy."""
-    head = (f"**Kept share** of the base's few-shot accuracy (%, mean [t-interval] over "
-            f"seeds), then how many seeds score below / above the base on the same items "
-            f"(paired Tango interval excludes 0); 0-shot `{config.target_task}` accuracy is "
-            f"the mean over seeds (n = {_zero_n(preserved, config)} prompts each):")
+    """Chance-normalised kept share per model, variant and task, 0-shot target accuracy and
+    each variant's reading (``claims.reading``)."""
+    head = (f"**Kept share**, chance-normalised, of the base's few-shot accuracy (mean "
+            f"[t-interval] over seeds), then how many seeds score below / above the base on "
+            f"the same items (paired Tango interval excludes 0) and in how many seeds one "
+            f"label answers >= {CONSTANT:g} of some demonstration prompt cell; 0-shot "
+            f"`{config.target_task}` accuracy is the mean over seeds (n = "
+            f"{_zero_n(preserved, config)} prompts each). Reading: format collapse where the "
+            "variant keeps under half the base's margin on the target's own demonstration prompts "
+            "or answers with a constant label; \"falls on the target's demonstrations too\" "
+            "where that share's interval is below 1 but not that low; only otherwise can a "
+            "held-out fall be lost ICL:")
     columns = ["model", "variant", f"0-shot `{config.target_task}`",
-               *(f"`{t}`" for t in config.tasks)]
+               *(f"`{t}`" for t in config.tasks), "reading"]
     lines = [head, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for (model, variant), group in preserved.groupby(["model", "variant"], sort=False):
         by_task = group.set_index("task")
         zero = by_task.loc[config.target_task].zero_shot_accuracy
         cells = [short(model), variant, f"{zero:.2f}",
-                 *(kept_cell(by_task.loc[t]) for t in config.tasks)]
+                 *(kept_cell(by_task.loc[t]) for t in config.tasks),
+                 reading(preserved, model, variant, config)]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -149,64 +168,95 @@ def _zero_n(preserved: pd.DataFrame, config: Config) -> str:
 
 
 def comparison_cell(row: pd.Series) -> str:
-    """Δ kept share [t over seeds], bold when it excludes 0; then the seeds whose paired
-    item-level interval lies below / above 0."""
-    text = interval_text(row.delta_preserved, row.delta_preserved_lo, row.delta_preserved_hi,
-                         "+.0f")
-    if excludes_zero(row.delta_preserved_lo, row.delta_preserved_hi):
+    """Δ chance-normalised kept share [t over seeds], bold when it excludes 0; then the seeds
+    whose paired item-level interval lies below / above 0."""
+    if reason_text(row.delta_normalised_reason):
+        return "not divided: base too close to chance"
+    text = interval_text(row.delta_normalised, row.delta_normalised_lo, row.delta_normalised_hi,
+                         "+.2f")
+    if excludes_zero(row.delta_normalised_lo, row.delta_normalised_hi):
         text = f"**{text}**"
     seeds = row.seeds
     return f"{text}; items: {row.seeds_below}/{seeds} below, {row.seeds_above}/{seeds} above"
 
 
 def comparisons(table: pd.DataFrame, config: Config) -> str:
-    """Variant against variant: Δ kept share on the target and the first held-out task."""
-    tasks = [config.target_task, config.heldout_tasks[0]]
-    head = ("**Variant against variant** (treated - base, points of kept share: mean "
-            "[t-interval] over seeds paired by index; **bold** where it excludes 0, else no "
-            "detectable difference; then the seeds whose paired item-level Δ accuracy "
+    """Variant against variant: Δ chance-normalised kept share on every task but the control."""
+    tasks = [t for t in config.tasks if config.role(t) != "control"]
+    head = ("**Variant against variant** (treated - base, difference of chance-normalised kept "
+            "share: mean [t-interval] over seeds paired by index; **bold** where it excludes 0, "
+            "else no detectable difference; then the seeds whose paired item-level Δ accuracy "
             "interval lies below / above 0):")
     if table.empty:
         return head.split(" (")[0] + ": none of the compared pairs was run."
-    models = list(dict.fromkeys(table.model))
-    columns = ["treated - base", *(f"{short(m)} `{t}`" for m in models for t in tasks)]
+    columns = ["model", "treated - base", *(f"`{t}`" for t in tasks)]
     lines = [head, "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for (treated, base), group in table.groupby(["treated", "base"], sort=False):
-        indexed = group.set_index(["model", "task"])
-        cells = [comparison_cell(indexed.loc[(m, t)]) for m in models for t in tasks]
-        lines.append(f"| {treated} - {base} | " + " | ".join(cells) + " |")
+    for (model, treated, base), group in table.groupby(["model", "treated", "base"], sort=False):
+        indexed = group.set_index("task")
+        cells = [comparison_cell(indexed.loc[t]) if t in indexed.index else "not run"
+                 for t in tasks]
+        lines.append(f"| {short(model)} | {treated} - {base} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def attribution(table: pd.DataFrame, config: Config) -> str:
-    """Per model and attributed variant: the base-vs-tuned loss gap and, per site, the layer
-    whose restore patch closes most of it, with the loss it moves."""
+def grid_block(grid: pd.DataFrame, config: Config) -> str:
+    """The lr x steps grid: per model, variant and (lr, steps), the 0-shot target accuracy
+    (how far the variant fitted the task) and the first held-out task's kept share, with the
+    paired difference from the first grid variant at the same point."""
     task = config.heldout_tasks[0]
-    rows = table[(table.metric == "loss") & (table.direction == "restore") & (table.task == task)]
-    head = (f"**Attribution** (`{task}`, {config.attribution_shots} shots, seed 0; restore: "
-            "the fine-tuned model run with one layer's Q/K pattern or V from the base): the "
-            "loss gap (base - tuned, nats, t-interval over items) and, per site, the layer "
-            "whose patch closes the largest fraction of it, with the loss it moves; "
-            "\"not settled\" where the gap's or the move's interval includes 0:")
-    lines = [head, "", "| model | variant | loss gap | Q/K | V |", "|---|---|---|---|---|"]
+    rows = grid[grid.task == task]
+    first = rows.versus.iloc[0]
+    head = (f"**Learning rate x steps** (zero-shot loss only, seed(s) "
+            f"{', '.join(map(str, sorted(rows.seed.unique())))}): 0-shot `{config.target_task}` "
+            f"accuracy (how far each variant fitted the target), then `{task}` kept share "
+            f"(chance-normalised; bounds from the Wilson interval of its {int(rows.n.iloc[0])} "
+            f"few-shot items, the base held fixed) and the paired difference from `{first}` at "
+            "the same point (Tango, accuracy), bold where it excludes 0; compare variants at "
+            "points where both fit the target:")
+    lines = [head, "", "| model | lr | steps | variant | 0-shot target | kept | vs "
+             f"`{first}` |", "|---|---|---|---|---|---|---|"]
+    for r in rows.itertuples():
+        kept = ("not divided" if reason_text(r.kept_normalised_reason) else
+                interval_text(r.kept_normalised, r.kept_normalised_lo, r.kept_normalised_hi))
+        versus = "" if r.variant == first else interval_text(
+            r.delta_versus, r.delta_versus_lo, r.delta_versus_hi, "+.2f")
+        if versus and excludes_zero(r.delta_versus_lo, r.delta_versus_hi):
+            versus = f"**{versus}**"
+        lines.append(f"| {short(r.model)} | {r.lr:g} | {r.steps} | {r.variant} | "
+                     f"{r.target_zero_shot:.2f} | {kept} | {versus} |")
+    return "\n".join(lines)
+
+
+def attribution(summary: pd.DataFrame, config: Config) -> str:
+    """Per model and attributed variant, over seeds: the loss gap and, per site, the layer
+    whose restore patch closes most of it (mean fraction over the seeds whose gap could be
+    divided by)."""
+    task = config.attribution_tasks[0]
+    rows = summary[(summary.metric == "loss") & (summary.direction == "restore")
+                   & (summary.task == task)]
+    head = (f"**Attribution** (`{task}`, {config.attribution_shots} shots, over the "
+            f"{config.seeds} fine-tuning seeds; restore: the fine-tuned model run with one "
+            "layer's Q/K pattern or V from the base): the mean loss gap (base - tuned, nats) "
+            "and, per site, the layer whose patch closes the largest mean fraction of it "
+            "[t-interval over seeds], with how many seeds' gap was large enough to divide by "
+            "(its between-item interval excludes 0); the others are left out:")
+    lines = [head, "", "| model | variant | mean loss gap | Q/K | V |", "|---|---|---|---|---|"]
     for (model, variant), group in rows.groupby(["model", "variant"], sort=False):
-        first = group.iloc[0]
-        gap = interval_text(first.gap, first.gap_lo, first.gap_hi, "+.2f")
         cells = [best_patch(group[group.site == site]) for site in ("qk", "v")]
-        lines.append(f"| {short(model)} | {variant} | {gap} | " + " | ".join(cells) + " |")
+        lines.append(f"| {short(model)} | {variant} | {group.gap.iloc[0]:+.2f} | "
+                     + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
 def best_patch(rows: pd.DataFrame) -> str:
-    """``L2: 0.91 (moves +1.10 [0.80, 1.40])`` for the layer with the largest fraction."""
-    rows = rows.dropna(subset=["fraction"])
-    if rows.empty:
-        return "no gap to attribute"
-    row = rows.loc[rows.fraction.idxmax()]
-    moved = interval_text(row.moved, row.moved_lo, row.moved_hi, "+.2f")
-    settled = excludes_zero(row.gap_lo, row.gap_hi) and excludes_zero(row.moved_lo, row.moved_hi)
-    return (f"L{int(row.layer)}: {row.fraction:.2f} (moves {moved})"
-            + ("" if settled else ", not settled"))
+    """``L2: 0.91 [0.80, 1.02] (3/3 seeds)`` for the layer with the largest mean fraction."""
+    usable = rows.dropna(subset=["fraction"])
+    if usable.empty:
+        seeds = int(rows.seeds.max()) if not rows.empty else 0
+        return f"no gap to divide by (0/{seeds} seeds)"
+    row = usable.loc[usable.fraction.idxmax()]
+    return (f"L{int(row.layer)}: {interval_text(row.fraction, row.fraction_lo, row.fraction_hi)} "
+            f"({int(row.seeds_divisible)}/{int(row.seeds)} seeds)")
 
 
 def toy(summary: pd.DataFrame) -> str:
@@ -228,77 +278,6 @@ def toy(summary: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def verdict(row: pd.Series, more: str, less: str) -> str:
-    """A comparisons.csv row read out: ``more`` / ``less`` when the t-interval over seeds
-    excludes 0 (with one seed: that seed's paired item-level interval), else "no detectable
-    difference"; the numbers beside.
-
-    >>> row = pd.Series(dict(delta_preserved=11.0, delta_preserved_lo=7.0, delta_preserved_hi=16.0,
-    ...                      seeds=3, seeds_below=0, seeds_above=1))
-    >>> verdict(row, "V keeps more", "V keeps less")
-    'V keeps more (+11 [+7, +16] points)'
-    """
-    numbers = interval_text(row.delta_preserved, row.delta_preserved_lo,
-                            row.delta_preserved_hi, "+.0f")
-    if row.seeds > 1:
-        side = int(bool(row.delta_preserved_lo > 0)) - int(bool(row.delta_preserved_hi < 0))
-    else:
-        side = int(bool(row.seeds_above > 0)) - int(bool(row.seeds_below > 0))
-    said = {1: more, -1: less}.get(side, "no detectable difference")
-    return f"{said} ({numbers} points)"
-
-
-def claim_line(table: pd.DataFrame, claim: str, task: str, pairs: list[tuple[str, str]],
-               more: str, less: str) -> str | None:
-    """One bullet: ``claim`` with each model's verdict for each (treated, base) pair present."""
-    found = []
-    for treated, base in pairs:
-        rows = table[(table.task == task) & (table.treated == treated) & (table.base == base)]
-        found += [f"{short(r.model)} {treated} - {base}: "
-                  + verdict(r, more.format(treated=treated, base=base),
-                            less.format(treated=treated, base=base))
-                  for _, r in rows.iterrows()]
-    return f"- {claim} (`{task}`): " + "; ".join(found) + "." if found else None
-
-
-def kept_against_base(preserved: pd.DataFrame, variant: str, task: str) -> str | None:
-    """Whether ``variant`` keeps the base's few-shot accuracy on ``task``, per model."""
-    rows = preserved[(preserved.variant == variant) & (preserved.task == task)]
-    found = []
-    for _, r in rows.iterrows():
-        kept = interval_text(r.preserved, r.preserved_lo, r.preserved_hi, ".0f")
-        said = ("keeps less than the base" if r.preserved_hi < 100 else
-                "keeps more than the base" if r.preserved_lo > 100 else
-                "no detectable difference from the base")
-        found.append(f"{short(r.model)} {said} ({kept} % kept)")
-    return (f"- {variant} against the base (`{task}`): " + "; ".join(found) + "."
-            if found else None)
-
-
-def paper_claims(tables: Tables, config: Config) -> str:
-    """Paper B's claims against these tables: each a verdict from its interval."""
-    table, flipped = tables["comparisons"], config.heldout_tasks[0]
-    target = config.target_task
-    fs_pairs = [("qk+fs", "qk"), ("v+fs", "v"), ("all+fs", "all")]
-    lines = [f"**Paper B's claims** ({PAPER_B}) **read off these tables** (`{flipped}`: held "
-             "out, only the demonstrations give the answer; a verdict follows the t-interval "
-             "over seeds; the item-level counts are in the tables above):",
-             kept_against_base(tables["preserved"], "v", flipped),
-             claim_line(table, "value-only against Q/K-only", flipped, [("v", "qk")],
-                        "V-only keeps more", "Q/K-only keeps more"),
-             claim_line(table, "value-only against all parameters", flipped, [("v", "all")],
-                        "V-only keeps more", "all-parameter keeps more"),
-             claim_line(table, "the few-shot loss on the target", target, fs_pairs,
-                        "raises the kept share", "lowers it"),
-             claim_line(table, "the few-shot loss on the held-out task", flipped, fs_pairs,
-                        "raises the kept share", "lowers it"),
-             claim_line(table, "Q/K + few-shot loss against V + few-shot loss", flipped,
-                        [("qk+fs", "v+fs")], "Q/K+fs keeps more", "V+fs keeps more")]
-    if "toy" in tables:
-        lines.append(toy_claims(tables["toy"]))
-    return "\n".join(line for line in lines if line)
-
-
 def toy_claims(rows: pd.DataFrame) -> str:
     """The toy's reading of the same claims: V-only's zero-shot gain, what keeps ICL on
     -theta0, and all-parameter against V-only (paired by seed)."""
@@ -312,8 +291,9 @@ def toy_claims(rows: pd.DataFrame) -> str:
         iv = seed_interval((held[treated] - held[base]).to_numpy())
         return f"{treated} - {base} {seed_difference(iv, '+#.3g')}"
 
-    lines = ["- the toy (test MSE, treated - base, paired by seed; lower is better):",
-             f"  - zero-shot on theta0: {diff('theta0', 0, 'v', 'none')}"]
-    lines += [f"  - -theta0, {most} shots: {diff('-theta0', most, t, b)}"
+    lines = ["The toy's reading of the same claims (test MSE, treated - base, paired by seed; "
+             "lower is better):",
+             f"- zero-shot on theta0: {diff('theta0', 0, 'v', 'none')}"]
+    lines += [f"- -theta0, {most} shots: {diff('-theta0', most, t, b)}"
               for t, b in TOY_COMPARISONS]
     return "\n".join(lines)

@@ -14,24 +14,40 @@ TABLES = {
     "results": "the master table: accuracy (Wilson interval), answer loss and the paired "
                "difference from the base on the same items (delta_accuracy, Tango interval, "
                "McNemar p) per model, variant (trainable set, few-shot loss), seed, task (role "
-               "target or heldout) and shots; n = distinct items scored",
+               "target, heldout or control: no ICL in the base) and shots; n = distinct items "
+               "scored; beside each accuracy: chance, the base's accuracy, the chance-"
+               "normalised kept share (kept_normalised, NaN with kept_normalised_reason where "
+               "the base is too close to chance), the target's accuracy at the same k "
+               "(target_accuracy), the most chosen label and its share, and constant_answer",
+    "labels": "the output-label distribution: per model, variant, seed, task and shots, the "
+              "share of prompts answered with each label (shares of a cell sum to 1)",
     "items": "one row per scored item: model, variant, seed, task, shots, patch (none for a "
              "plain evaluation, else the attribution patch or its unpatched ends base / "
              "tuned), item id, chosen label, correct, answer loss",
     "preserved": "% of the base model's few-shot accuracy (pooled over k >= 1) kept per model, "
-                 "variant and task: mean and t-interval over seeds (preserved_lo/hi), the "
+                 "variant and task, and the chance-normalised kept share (kept_normalised, "
+                 "with its reason where not divided): mean and t-interval over seeds, the "
+                 "seeds with a constant answer on some demonstration prompt cell, the "
                  "base's accuracy with its Wilson interval, the seeds whose paired difference "
                  "from the base lies below / above 0, and zero-shot accuracy (zero_shot_n items "
                  "per seed)",
     "paired": "per (model, task, treated, base, seed): the paired few-shot accuracy difference "
               "on the same items (Tango interval, exact McNemar p, discordant counts)",
-    "comparisons": "per (model, task) and variant pair: the difference of kept share, mean "
-                   "and t-interval over seeds paired by index, and the seeds whose paired "
-                   "item-level interval lies below / above 0",
-    "attribution": "per (variant, direction, site, layer, task, metric): patched accuracy and "
-                   "loss, the base-vs-tuned gap and what the patch moved, each with its "
-                   "between-item interval (loss: t over items; accuracy: Tango), and the "
-                   "fraction of the gap a patch restores or reproduces",
+    "comparisons": "per (model, task) and variant pair: the difference of kept share (% of "
+                   "the base, and chance-normalised: delta_normalised), mean and t-interval "
+                   "over seeds paired by index, and the seeds whose paired item-level "
+                   "interval lies below / above 0",
+    "grid": "the lr x steps grid: per model, grid variant, lr, steps, seed and task, the "
+            "0-shot target accuracy, few-shot accuracy (Wilson) and chance-normalised kept "
+            "share, and the paired difference from the first grid variant on the same items",
+    "attribution": "per (variant, seed, direction, site, layer, task, metric): patched "
+                   "accuracy and loss, the base-vs-tuned gap and what the patch moved, each "
+                   "with its between-item interval (loss: t over items; accuracy: Tango), and "
+                   "the fraction of the gap a patch restores or reproduces (NaN, with "
+                   "fraction_reason, where the gap's interval includes 0)",
+    "attribution_seeds": "attribution over the seeds: per patch cell and metric, how many "
+                         "seeds had a gap to divide by, the mean gap, and the fraction's mean "
+                         "and t-interval over those seeds",
     "icl_heads": "per (model state, task, layer, head): attention from the query to the "
                  "demonstrations' labels (label_attention) and to the answer's (answer_attention)",
     "toy": "the linear-attention toy: test MSE per seed, variant, task (theta0, -theta0) and shots",
@@ -81,11 +97,14 @@ def captions(tables: Tables, config: Config) -> str:
     return f"""# Captions: figures/icl_circuits
 {several}
 **accuracy_vs_shots.png** - {model} fine-tuned zero-shot on `{config.target_task}` (one fixed
-label mapping, learned in the weights) with different trainable sets: `all`, `attn` (q, k, v,
-o), `qk`, `v`, `o`. Top row: zero-shot loss only; bottom row: plus the few-shot loss (weight
-annealed 1 -> 0). Each column is k-shot accuracy on one task: the target (demonstrations agree
-with the learned mapping) and held-out tasks ({held}). `icl_fixed_flipped` shows the reversed
-mapping, so only a model that reads the demonstrations gets it right. Coloured lines: mean over
+label mapping, learned in the weights) with different trainable sets (of `all`, `attn` =
+q, k, v, o, `qk`, `q`, `k`, `v`, `o`: those run). Top row: zero-shot loss only; bottom row:
+plus the few-shot loss (weight annealed 1 -> 0; only the sets in `--fs-variants`). Each
+column is k-shot accuracy on one task: the target (demonstrations agree with the learned
+mapping) and held-out tasks ({held}; the title says which is the no-ICL control).
+`icl_fixed_flipped` shows the reversed mapping, so only a model that reads the demonstrations
+gets it right; a variant that falls on the target's own demonstration prompts too has lost the
+demonstration format, not ICL alone. Coloured lines: mean over
 {config.seeds} fine-tuning seeds with 95% t-interval bands (n - 1 df), clipped to [0, 1].
 Black: the base model (`none`, run once) with its 95% Wilson band over items. Dotted: chance
 ({chance}).
@@ -98,14 +117,15 @@ line. On the target, above the base means the learned mapping agrees with the
 demonstrations, not better ICL.
 
 **attribution_heatmap.png** - Patching between the base model and a fine-tuned variant
-(seed 0) on `{config.heldout_tasks[0]}` at {config.attribution_shots} shots. Each cell patches one
+(mean over its {config.seeds} seeds whose gap can be divided by) on
+`{config.attribution_tasks[0]}` at {config.attribution_shots} shots. Each cell patches one
 layer's Q and K (= its attention pattern, for the same tokens) or its V activations.
 `restore`: the fine-tuned model run with the base's activations, value = fraction of the
 base-vs-tuned answer-loss gap closed; `break`: the base run with the fine-tuned activations,
 value = fraction of the gap reproduced. Near 1: that site carries the change; near 0: it does
 not. Colours centre on 0 (no effect). Hatched cells: the loss the patch moves has a 95%
-t-interval over items that includes 0, or the gap's does (then the whole panel is hatched);
-panel titles give the gap (base minus tuned loss, nats) with its interval.
+t-interval over items that includes 0, or the gap's does, in some seed; panel titles give
+the mean gap over seeds (base minus tuned loss, nats).
 
 **toy_mse_vs_shots.png** - The paper's setting: one linear-attention layer on tokens
 [1, x, y], pretrained on in-context linear regression with random unit tasks theta, then

@@ -17,6 +17,7 @@ import pandas as pd
 
 from interp.analysis.stats import (Interval, accuracy_interval, paired_difference,
                                    paired_frame, seed_interval)
+from interp.studies.icl_circuits.measures import divisor_reason, normalised_interval
 
 BASE = "none"  # the variant that trains nothing: the base model
 NO_PATCH = "none"  # the items table's patch of a plain (unpatched) evaluation
@@ -25,10 +26,13 @@ PAIRED_COLUMNS = ["model", "task", "treated", "base", "seed", "n", "delta_accura
                   "delta_accuracy_lo", "delta_accuracy_hi", "mcnemar_p", "discordant_better",
                   "discordant_worse"]
 COMPARISON_COLUMNS = ["model", "task", "treated", "base", "seeds", "n", "delta_preserved",
-                      "delta_preserved_lo", "delta_preserved_hi", "seeds_below", "seeds_above"]
+                      "delta_preserved_lo", "delta_preserved_hi", "delta_normalised",
+                      "delta_normalised_lo", "delta_normalised_hi", "delta_normalised_reason",
+                      "seeds_below", "seeds_above"]
 # Variant pairs compared in comparisons.csv (treated, base): what paper B's claims are about.
-COMPARISONS = (("v", "qk"), ("v", "all"), ("v", "o"), ("qk+fs", "qk"), ("v+fs", "v"),
-               ("qk+fs", "v+fs"), ("all+fs", "all"))
+COMPARISONS = (("v", "qk"), ("v", "q"), ("v", "k"), ("v", "all"), ("v", "o"), ("qk+fs", "qk"),
+               ("v+fs", "v"), ("qk+fs", "v+fs"), ("all+fs", "all"), ("q+fs", "q"),
+               ("k+fs", "k"))
 
 
 def with_intervals(results: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
@@ -127,11 +131,14 @@ def share_interval(accuracies: np.ndarray, base: float) -> Interval:
     return seed_interval(100 * accuracies / base)
 
 
-def preserved_table(items: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
-    """preserved.csv: per (model, variant, task), the % of the base's few-shot accuracy kept:
-    mean and t-interval over seeds; the base's own accuracy with its Wilson interval; how many
-    seeds differ from the base on the same items (paired intervals below / above 0); and
-    zero-shot accuracy (mean over seeds, its n items per seed)."""
+def preserved_table(items: pd.DataFrame, paired: pd.DataFrame,
+                    chance: dict[str, float]) -> pd.DataFrame:
+    """preserved.csv: per (model, variant, task), the % of the base's few-shot accuracy kept
+    and the chance-normalised kept share (``measures``): mean and t-interval over seeds (the
+    normalised one NaN with its reason where the base is too close to chance); the base's own
+    accuracy with its Wilson interval; how many seeds differ from the base on the same items
+    (paired intervals below / above 0); and zero-shot accuracy (mean over seeds, its n items
+    per seed)."""
     few = few_shot_by_seed(items)
     plain = items[items.patch == NO_PATCH]
     zero = (plain[plain.shots == 0].groupby(["model", "variant", "task", "seed"], sort=False)
@@ -146,10 +153,15 @@ def preserved_table(items: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
         mine = base_items[(base_items.model == model) & (base_items.task == task)].correct
         base = accuracy_interval(mine.to_numpy())
         kept = share_interval(group.accuracy.to_numpy(), base.estimate)
+        reason = divisor_reason(base.estimate, base.lo, chance[task])
+        scaled = normalised_interval(group.accuracy.to_numpy(), base.estimate, chance[task],
+                                     reason)
         below, above = seed_counts(paired, variant, BASE, model, task)
         rows.append(dict(model=model, variant=variant, task=task, seeds=kept.n,
                          n=int(group.n.iloc[0]), preserved=kept.estimate,
                          preserved_lo=kept.lo, preserved_hi=kept.hi,
+                         kept_normalised=scaled.estimate, kept_normalised_lo=scaled.lo,
+                         kept_normalised_hi=scaled.hi, kept_normalised_reason=reason,
                          few_shot_accuracy=group.accuracy.mean(), base_few_shot=base.estimate,
                          base_few_shot_lo=base.lo, base_few_shot_hi=base.hi,
                          seeds_below_base=below, seeds_above_base=above))
@@ -158,13 +170,17 @@ def preserved_table(items: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
     return frame.astype({"zero_shot_accuracy": float})
 
 
-def comparisons_table(items: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame:
+def comparisons_table(items: pd.DataFrame, paired: pd.DataFrame,
+                      chance: dict[str, float]) -> pd.DataFrame:
     """comparisons.csv: per (model, task) and ``COMPARISONS`` pair, the difference of kept
-    share (treated - base, % of the base model's few-shot accuracy): mean and t-interval over
-    seeds paired by index; beside it how many seeds' paired item-level intervals lie below /
-    above 0 (paired.csv)."""
+    share (treated - base) as % of the base model's few-shot accuracy and chance-normalised
+    (``delta_normalised``: the accuracy difference over base - chance, NaN with its reason
+    where that is too small): mean and t-interval over seeds paired by index; beside it how
+    many seeds' paired item-level intervals lie below / above 0 (paired.csv)."""
     few = few_shot_by_seed(items)
     base = few[few.variant == BASE].set_index(["model", "task"]).accuracy
+    base_items = few_shot_items(items)
+    base_items = base_items[base_items.variant == BASE]
     rows = []
     names = set(few.variant)
     for treated, other in [(a, b) for a, b in COMPARISONS if a in names and b in names]:
@@ -173,11 +189,20 @@ def comparisons_table(items: pd.DataFrame, paired: pd.DataFrame) -> pd.DataFrame
             two = group[group.variant == other].set_index("seed").accuracy
             seeds = one.index.intersection(two.index)
             diff = share_interval((one[seeds] - two[seeds]).to_numpy(), base[(model, task)])
+            mine = base_items[(base_items.model == model) & (base_items.task == task)]
+            wilson = accuracy_interval(mine.correct.to_numpy())
+            reason = divisor_reason(wilson.estimate, wilson.lo, chance[task])
+            # A difference of two shares: chance cancels, so shift by it to reuse the helper.
+            scaled = normalised_interval((one[seeds] - two[seeds]).to_numpy() + chance[task],
+                                         wilson.estimate, chance[task], reason)
             below, above = seed_counts(paired, treated, other, model, task)
             rows.append(dict(model=model, task=task, treated=treated, base=other,
                              seeds=diff.n, n=int(group.n.iloc[0]),
                              delta_preserved=diff.estimate, delta_preserved_lo=diff.lo,
-                             delta_preserved_hi=diff.hi, seeds_below=below, seeds_above=above))
+                             delta_preserved_hi=diff.hi, delta_normalised=scaled.estimate,
+                             delta_normalised_lo=scaled.lo, delta_normalised_hi=scaled.hi,
+                             delta_normalised_reason=reason, seeds_below=below,
+                             seeds_above=above))
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
 
 
@@ -185,8 +210,9 @@ def attribution_rows(cell: pd.DataFrame) -> pd.DataFrame:
     """Per patched (direction, site, layer, task) and metric (loss, accuracy): the patched
     accuracy and loss, the base-vs-tuned ``gap`` and what the patch ``moved`` (restore:
     patched - tuned; break: base - patched), each with its between-item interval on the same
-    items (loss: t over per-item differences; accuracy: Tango), and ``fraction`` = moved / gap
-    (NaN where the gap is under 1e-6: nothing to attribute)."""
+    items (loss: t over per-item differences; accuracy: Tango), and ``fraction`` = moved / gap,
+    NaN where the gap is too small to divide by (its interval includes 0, or it is under
+    1e-6), with ``fraction_reason`` saying so."""
     ends = {end: cell[cell.direction == end].set_index(["task", "item"])
             for end in ("base", "tuned")}
     rows = []
@@ -202,11 +228,52 @@ def attribution_rows(cell: pd.DataFrame) -> pd.DataFrame:
         head = dict(direction=direction, site=site, layer=int(layer), task=task, n=len(group),
                     accuracy=float(patched.correct.mean()), loss=float(patched.loss.mean()))
         for metric, gap, moved in _gap_and_moved(direction, base, tuned, patched):
-            fraction = moved.estimate / gap.estimate if abs(gap.estimate) > 1e-6 else np.nan
+            reason = gap_reason(gap)
+            fraction = np.nan if reason else moved.estimate / gap.estimate
             rows.append(dict(head, metric=metric, gap=gap.estimate, gap_lo=gap.lo,
                              gap_hi=gap.hi, moved=moved.estimate, moved_lo=moved.lo,
-                             moved_hi=moved.hi, fraction=fraction))
+                             moved_hi=moved.hi, fraction=fraction, fraction_reason=reason))
     return pd.DataFrame(rows)
+
+
+ATTRIBUTION_KEY = ["model", "variant", "direction", "site", "layer", "task", "metric"]
+
+
+def attribution_summary(attribution: pd.DataFrame) -> pd.DataFrame:
+    """attribution_seeds.csv: per patch cell and metric, over the fine-tuning seeds: how many
+    seeds were patched and how many had a gap to divide by, the mean gap, and the fraction's
+    mean and t-interval over those seeds (NaN, with the reason, where none had).
+
+    >>> rows = pd.DataFrame(dict(model="m", variant="v", direction="restore", site="v", layer=0,
+    ...                          task="t", metric="loss", seed=[0, 1, 2], gap=[1.0, 1.0, 0.0],
+    ...                          fraction=[0.5, 0.7, np.nan]))
+    >>> attribution_summary(rows)[["seeds", "seeds_divisible", "fraction"]].to_dict("records")
+    [{'seeds': 3, 'seeds_divisible': 2, 'fraction': 0.6}]
+    """
+    rows = []
+    for key, group in attribution.groupby(ATTRIBUTION_KEY, sort=False):
+        usable = group.fraction.dropna().to_numpy()
+        iv = seed_interval(usable) if len(usable) else Interval(np.nan, np.nan, np.nan, 0)
+        rows.append(dict(zip(ATTRIBUTION_KEY, key), seeds=int(len(group)),
+                         seeds_divisible=int(len(usable)),
+                         gap=float(group.gap.mean()), fraction=iv.estimate, fraction_lo=iv.lo,
+                         fraction_hi=iv.hi,
+                         reason="" if len(usable) else
+                         "no seed's gap is large enough to divide by"))
+    return pd.DataFrame(rows)
+
+
+def gap_reason(gap: Interval) -> str:
+    """Why a base-vs-tuned gap is too small to divide by ("" when it is not).
+
+    >>> gap_reason(Interval(0.5, 0.2, 0.8, 10)), gap_reason(Interval(0.1, -0.1, 0.3, 10))[:16]
+    ('', 'gap too small to')
+    """
+    if not abs(gap.estimate) > 1e-6:
+        return "gap too small to divide by: none"
+    if not (gap.lo > 0 or gap.hi < 0):
+        return "gap too small to divide by: its interval includes 0"
+    return ""
 
 
 def _gap_and_moved(direction: str, base: pd.DataFrame, tuned: pd.DataFrame,

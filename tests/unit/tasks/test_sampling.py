@@ -108,17 +108,17 @@ def test_a_used_up_generative_space_is_an_error_not_a_repeat():
 
 
 def test_one_shot_fixed_prompts_are_counted_exactly():
-    # One demonstration, always of slot 0 (animals): an animal query's prompt is the query
-    # word shown once and asked, so only 7 such test prompts exist, and balanced labels
-    # bound the task at 2 x 7.
-    assert task_population("icl_fixed", shots=1) == 14
-    with pytest.raises(ValueError, match="has 14 distinct 'test' items"):
-        get_task("icl_fixed", n=48, shots=1)
+    # One demonstration of a drawn category: an animal query (7 test words) pairs with its own
+    # word shown (1) or any color (11); a color query (5) with itself or any animal (14). Balanced
+    # labels bound the task at 2 x min(7 * 12, 5 * 15) = 150.
+    assert task_population("icl_fixed", shots=1) == 150
+    with pytest.raises(ValueError, match="has 150 distinct 'test' items"):
+        get_task("icl_fixed", n=200, shots=1)
     every = get_task("icl_fixed_flipped", n="all", shots=1)
-    assert len({(e.prompt, e.answer) for e in every}) == len(every) == 14
-    assert len(get_task("icl_fixed", n=48, shots=1, replace=True)) == 48
-    # Without the query shown, the demonstration is any other animal: ten times as many.
-    assert task_population("icl_fixed", shots=1, query_shown=False) == 140
+    assert len({(e.prompt, e.answer) for e in every}) == len(every) == 150
+    assert len(get_task("icl_fixed", n=200, shots=1, replace=True)) == 200
+    # Without the query shown, an own-category demonstration is any other word of it.
+    assert task_population("icl_fixed", shots=1, query_shown=False) == 240
 
 
 def test_populations_at_default_parameters():

@@ -244,6 +244,55 @@ def test_icl_heldout_families_and_query_splits_are_disjoint():
         get_task("icl_heldout", split="train")
 
 
+def demo_words(example: Example) -> list[str]:
+    """The words the demonstrations of one ICL prompt show (the query line excluded)."""
+    return [line.split(" -> ")[0] for line in example.prompt.split("\n")[:-1]]
+
+
+@pytest.mark.parametrize("name", ["icl_fixed_unshown", "icl_fixed_flipped_unshown", "icl_unshown"])
+@pytest.mark.parametrize("shots", [1, 2, 8])
+def test_unshown_prompts_never_show_the_query_word(name, shots):
+    task = get_task(name, n=60, shots=shots)
+    for e in task:
+        assert e.metadata["query"] not in demo_words(e) and len(demo_words(e)) == shots
+        assert not e.metadata["query_shown"]
+
+
+def test_shown_fixed_prompts_always_show_the_query_word_from_two_shots():
+    # The artifact the unshown tasks remove: every shown prompt can be answered by lookup.
+    for shots in (2, 8):
+        assert all(e.metadata["query"] in demo_words(e)
+                   for e in get_task("icl_fixed_flipped", n=60, shots=shots))
+
+
+def demo_category(example: Example) -> str:
+    word = demo_words(example)[0]
+    return next(c for c in example.metadata["categories"] if word in icl.CATEGORIES[c])
+
+
+@pytest.mark.parametrize("name", ["icl_fixed", "icl_fixed_flipped", "icl_fixed_flipped_unshown"])
+def test_one_shot_demonstration_category_is_drawn_per_prompt_and_seed(name):
+    by_seed = [[demo_category(e) for e in get_task(name, n=40, shots=1, seed=seed)]
+               for seed in (0, 1)]
+    for categories in by_seed:
+        assert set(categories) == {"animals", "colors"}  # not always the first category
+    assert by_seed[0] != by_seed[1]  # seeded: another seed draws other prompts
+    # The ICL corpus's own draws are unchanged: a 1-shot `icl` prompt shows the family's first.
+    assert all(demo_category(e) == e.metadata["categories"][0]
+               for e in get_task("icl", n=40, shots=1))
+
+
+def test_icl_other_avoids_the_fixed_family_and_icl_unshown_is_the_card_task():
+    fixed = {w for c in icl.FIXED_CATEGORIES for w in icl.CATEGORIES[c]}
+    for e in get_task("icl_other", n=200, shots=4):
+        assert set(e.metadata["categories"]) <= set(icl.OTHER_CATEGORIES)
+        assert emitted_words(e).isdisjoint(fixed)
+    assert set(icl.OTHER_CATEGORIES) | set(icl.FIXED_CATEGORIES) == set(icl.TRAIN_CATEGORIES)
+    unshown = get_task("icl_unshown", n=50, shots=8)
+    same = get_task("icl", n=50, shots=8, query_shown=False)
+    assert [e.prompt for e in unshown] == [e.prompt for e in same]
+
+
 # --- rare tasks ----------------------------------------------------------------------------
 
 

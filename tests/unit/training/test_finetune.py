@@ -34,7 +34,8 @@ def snapshot(model):
 
 @pytest.mark.parametrize("model_name, trainable", [
     ("suite/pythia-s1", "v"), ("suite/pythia-s1", "qk"), ("suite/opt-s1", "qk"),
-    ("suite/opt-s1", "o"),
+    ("suite/opt-s1", "o"), ("suite/pythia-s1", "q"), ("suite/pythia-s1", "k"),
+    ("suite/opt-s1", "k"),
 ])
 @pytest.mark.parametrize("few_shot", [False, True])
 def test_frozen_elements_stay_bit_identical(model_name, trainable, few_shot):
@@ -50,7 +51,7 @@ def test_frozen_elements_stay_bit_identical(model_name, trainable, few_shot):
         assert torch.equal(p[~mask], before[name][~mask]), f"frozen part of {name} moved"
         moved += int((p[mask] != before[name][mask]).sum())
     assert moved > 0, "the trainable elements must move"
-    if model_name.startswith("suite/pythia") and trainable in ("v", "qk"):
+    if model_name.startswith("suite/pythia") and trainable in ("v", "qk", "q", "k"):
         # The fused matrix is partly trained: frozen rows equal, trained rows changed.
         name = "gpt_neox.layers.0.attention.query_key_value.weight"
         rows = masks[name].all(1)
@@ -137,9 +138,24 @@ def test_answer_loss_scores_only_the_answer():
 
 def test_variant_names_parse_and_list():
     assert [v.name for v in variants()] == ["all", "all+fs", "attn", "attn+fs", "qk", "qk+fs",
-                                            "v", "v+fs", "o", "o+fs", "none"]
+                                            "q", "q+fs", "k", "k+fs", "v", "v+fs", "o", "o+fs",
+                                            "none"]
     assert Variant.parse("qk+fs") == Variant("qk", few_shot=True)
     with pytest.raises(ValueError, match="unknown trainable set 'kv'"):
         Variant.parse("kv")
     with pytest.raises(ValueError, match="only suffix"):
         Variant.parse("v+zs")
+
+
+@pytest.mark.parametrize("model_name", ["suite/pythia-s1", "suite/opt-s1"])
+def test_q_only_and_k_only_split_the_qk_set(model_name):
+    # Paper B trains Q and K apart: their masks must be disjoint and together be Q/K's.
+    model = interp.load_hf_model(model_name)
+    q, k, qk = (component_masks(model, Variant(name).components) for name in ("q", "k", "qk"))
+    assert set(q) | set(k) == set(qk)
+    for name, mask in qk.items():
+        one = q.get(name, torch.zeros_like(mask))
+        other = k.get(name, torch.zeros_like(mask))
+        assert not bool((one & other).any()), f"q and k both train part of {name}"
+        assert torch.equal(one | other, mask)
+    assert all(bool(m.any()) for m in q.values()) and q and k
