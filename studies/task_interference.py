@@ -18,7 +18,8 @@ are capped at a task's population, so by default every rare copy is scored exhau
 the tables report the real n. Writes the tables, items.csv.gz (per-instance outcomes),
 CAPTIONS.md and FINDINGS.md (every number of the README section, with its interval).
 
-Default: the embedded suite on CPU (176 s on one core, fresh clone, 2026-12-02):
+Default: the embedded suite on CPU (297 s wall, 277 s CPU on one core, fresh folder, a shared
+2-core machine, 2026-12-02; the fuller run's command and cost are in the README):
     python studies/task_interference.py
 Real checkpoints (rare tasks are over made-up tokens, so any tokenizer works):
     python studies/task_interference.py --models EleutherAI/pythia-70m EleutherAI/pythia-160m \\
@@ -35,11 +36,14 @@ import sys
 
 from interp.runs.cli import add_common_flags, common_settings, study_main
 from interp.studies.task_interference import DEFAULT_FREQUENT, EXPERIMENTS, STUDY, Config
+from interp.studies.task_interference.config import CONTROLS
 
-LISTS = ("tasks", "models", "checkpoints", "train_models", "recovery_models", "frequent_tasks",
-         "rare_tasks", "experiments", "gradient_tasks", "groups", "gaps", "factors")
-VALUES = ("family", "focus_task", "grad_n", "fisher_n", "top_fraction", "train_steps",
-          "burn_in", "recovery_steps", "train_batch", "lr", "lr_scale", "eval_n")
+LISTS = ("tasks", "models", "checkpoints", "phase1", "train_models", "recovery_models",
+         "frequent_tasks", "rare_tasks", "experiments", "gradient_tasks", "groups", "gaps",
+         "factors", "controls")
+VALUES = ("checkpoint_gradients", "family", "focus_task", "grad_n", "fisher_n", "top_fraction", "train_steps",
+          "burn_in", "recovery_steps", "train_batch", "lr", "lr_scale", "eval_n", "control_gap",
+          "reference_training")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -51,10 +55,17 @@ def parser() -> argparse.ArgumentParser:
     add("--family", choices=["pythia", "opt"], default="pythia",
         help="suite family for the default model lists (default pythia)")
     add("--models", nargs="+", default=None,
-        help="size ladder for experiments 1-2 (default: suite/<family>-s1..s5)")
+        help="size ladder for experiments 1-2 (default: suite/<family>-s1..s5 and every "
+             "shipped sibling seed suite/<family>-sK-seedN)")
     add("--checkpoints", nargs="+", default=None,
         help="checkpoints for the trajectories of experiments 1-2 (default: every "
              "suite/<family>-s3@stepN shipped; 'none' to skip)")
+    add("--checkpoint-gradients", action="store_true",
+        help="run experiment 2 on the --checkpoints too (default: the ladder only; the "
+             "gradients take the final and phase-1 models)")
+    add("--phase1", nargs="+", default=None,
+        help="phase-1 checkpoints scored beside the final models in experiments 1-2 (default: "
+             "suite/<family>-s1..s5@step2000, before the ICL phase; 'none' to skip)")
     add("--train-models", nargs="+", default=None,
         help="models continued in experiment 3 (default suite/<family>-s1 s2 s3)")
     add("--recovery-models", nargs="+", default=None,
@@ -80,11 +91,21 @@ def parser() -> argparse.ArgumentParser:
         help="fraction of parameters in a task's top-Fisher set (default 0.01)")
     add("--gaps", nargs="+", type=int, default=[0, 1, 4, 16],
         help="matched-frequency variants: n blocks every n steps; 0 = no injection")
+    add("--controls", nargs="*", choices=CONTROLS, default=list(CONTROLS),
+        help="forget-run controls at --control-gap: freeze (no update between injections), "
+             "rare_only (injection steps on their rare rows alone, momentum only between); "
+             "give none to skip (default both)")
+    add("--control-gap", type=int, default=None,
+        help="the gap whose run gets the controls (default the largest of --gaps)")
+    add("--no-reference-training", dest="reference_training", action="store_false",
+        help="skip the yardstick's continued training at x1 in experiment 4 (default: the "
+             "largest seed-0 ladder model gets the same continued training as the small ones)")
     add("--train-steps", type=int, default=64, help="steps of continued training in experiment 3 (default 64)")
     add("--burn-in", type=int, default=16,
         help="steps before the first injection (default 16; also the LR warmup)")
-    add("--factors", nargs="+", type=float, default=[1, 4, 16, 64],
-        help="upsampling factors of the focus task's frequency (experiment 4)")
+    add("--factors", nargs="+", type=float, default=[1, 64],
+        help="upsampling factors of the focus task's frequency (experiment 4; default 1 64, "
+             "the fuller run 1 4 16 64)")
     add("--recovery-steps", type=int, default=160,
         help="steps of continued training in experiment 4 (default 160)")
     add("--train-batch", type=int, default=16, help="sequences per training step (default 16)")
@@ -92,9 +113,9 @@ def parser() -> argparse.ArgumentParser:
         help="learning rate of continued training (default: lr-scale x the suite model's peak "
              "LR; required for non-suite models)")
     add("--lr-scale", type=float, default=0.3, help="fraction of the suite's peak LR (default 0.3)")
-    add("--eval-n", type=int, default=64,
-        help="held-out focus-task instances traced during training (default 64; capped at the "
-             "task's population)")
+    add("--eval-n", type=int, default=100,
+        help="held-out focus-task instances traced during training (default 100, capped at the "
+             "task's population: all of them)")
     return p
 
 

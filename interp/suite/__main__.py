@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     card = sub.add_parser("card", help="evaluate every suite model and write the card")
     card.add_argument("--out", type=Path, default=SUITE_DIR)
     card.add_argument("--n", type=int, default=200, help="examples per task")
+    card.add_argument("--only", nargs="+", default=None,
+                      help="score only these models (new ones) and keep the others' rows")
     probe = sub.add_parser("probe", help="train a fresh shape on repeated spans (or ICL prompts); "
                                          "report the induction plateau (or ICL accuracy)")
     probe.add_argument("--data", choices=("repeats", "icl"), default="repeats",
@@ -86,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         return _probe(args)
     from interp.suite.card import write_card
 
-    print(f"card: {write_card(args.out, n=args.n)}")
+    print(f"card: {write_card(args.out, n=args.n, only=args.only)}")
     return 0
 
 

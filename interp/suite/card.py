@@ -10,6 +10,7 @@ import json
 import re
 import textwrap
 from pathlib import Path
+from typing import Optional, Sequence
 
 import pandas as pd
 
@@ -54,11 +55,14 @@ def _card_task(name: str, n: int, **params) -> Task:
     return get_task(name, n=n if population is None else min(n, population), **params)
 
 
-def evaluate_suite(weights: Path, n: int) -> pd.DataFrame:
-    """Tidy rows for every model under ``weights``: model, params, task, n, accuracy, loss."""
+def evaluate_suite(weights: Path, n: int, only: Optional[Sequence[str]] = None) -> pd.DataFrame:
+    """Tidy rows for every model under ``weights`` (or the ``only`` ones): model, params, task,
+    n, accuracy, loss."""
     tasks = card_tasks(n)
     frames = []
     for directory in sorted(p for p in weights.iterdir() if (p / "train_info.json").is_file()):
+        if only and directory.name not in only:
+            continue
         info = json.loads((directory / "train_info.json").read_text())
         model = load_model(directory)
         rows = evaluate(model, tasks, name=directory.name, batch_size=32)
@@ -69,9 +73,19 @@ def evaluate_suite(weights: Path, n: int) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def write_card(weights: Path, *, n: int = 200) -> Path:
-    """Evaluate the suite, write ``results.csv`` and the card ``README.md``; return the card path."""
-    table = evaluate_suite(weights, n)
+def write_card(weights: Path, *, n: int = 200, only: Optional[Sequence[str]] = None) -> Path:
+    """Evaluate the suite, write ``results.csv`` and the card ``README.md``; return the card path.
+
+    ``only``: evaluate just these models (newly trained ones) and replace their rows in the
+    existing ``results.csv``, which must have been scored with the same ``n``.
+    """
+    table = evaluate_suite(weights, n, only)
+    if only:
+        old = pd.read_csv(weights / "results.csv")
+        if int(old.n.max()) != n:
+            raise ValueError(f"results.csv was scored with n = {int(old.n.max())}, not {n}: "
+                             "pass the same --n, or drop --only to score every model")
+        table = pd.concat([old[~old.model.isin(table.model.unique())], table], ignore_index=True)
     save_table(table, weights / "results.csv")
     infos = [json.loads(p.read_text()) for p in sorted(weights.glob("*/train_info.json"))]
     write_atomic(weights / "README.md", render_card(table, infos, n))
@@ -145,6 +159,22 @@ the largest models), measured while training, from the phase-1 checkpoint to the
 """
 
 
+def _siblings_text(infos: list[dict]) -> str:
+    """Which sizes of which family have a second training seed, from the train_infos.
+
+    >>> _siblings_text([dict(name="opt-s3-seed1", family="opt", size="s3", seed=1),
+    ...                 dict(name="pythia-s1-seed1", family="pythia", size="s1", seed=1)])
+    'Sibling seeds (`-seed1`, another initialisation on the same sequences): opt s3; pythia s1.'
+    """
+    by = {}
+    for i in sorted(infos, key=lambda i: (i["family"], i["size"])):
+        if i["seed"]:
+            by.setdefault(i["family"], []).append(i["size"])
+    listed = "; ".join(f"{f} {', '.join(dict.fromkeys(s))}" for f, s in by.items())
+    return (f"Sibling seeds (`-seed1`, another initialisation on the same sequences): {listed}."
+            if listed else "")
+
+
 def render_card(table: pd.DataFrame, infos: list[dict], n: int) -> str:
     accuracy = table.pivot(index="model", columns="task", values="accuracy")
     loss = table.pivot(index="model", columns="task", values="loss")
@@ -167,7 +197,7 @@ Pythia-architecture (`{arch_named('pythia').hf_class}`: rotary, parallel residua
 (`{arch_named('opt').hf_class}`: learned positions, pre-LN, ReLU) models at five sizes with identical shapes
 across the two families, trained from scratch on one synthetic corpus (`interp.suite.corpus`,
 seed {first['corpus']['seed']}), every model on the same {first['corpus']['seq_len']}-token
-sequences in the same order. `s3` has a sibling seed (`-seed1`) and log-spaced checkpoints
+sequences in the same order. {_siblings_text(infos)} `s3` has log-spaced checkpoints
 (`suite/pythia-s3@step64`). Weights are fp16 safetensors; `interp.load_model` loads them in fp32.
 {_phases_text(first)}
 ## Reproduce

@@ -16,4 +16,7 @@ CURVE_TASKS = ("arithmetic_add", "knowledge_cloze")  # scored beside icl along t
 PEAK_LR = {"s1": 1e-2, "s2": 6e-3, "s3": 4e-3, "s4": 3e-3, "s5": 2e-3}
 CHECKPOINTED_SIZE = "s3"  # Pythia-style log-spaced checkpoints for this size, each family
 SIBLING_SIZE = "s3"  # a second seed for this size, each family
+# More second seeds (seed 1), per size, for the families the task-interference study uses:
+# a size needs two seeds before a difference between sizes can be told from seed noise.
+SIBLING_FAMILIES = {"s1": ("pythia",), "s2": ("pythia",), "s4": ("pythia",), "s5": ("pythia",)}
 ICL_EVAL_SHOTS = (0, 8)  # what tests/unit/suite/test_suite.py compares

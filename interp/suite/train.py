@@ -48,6 +48,7 @@ from interp.suite.recipe import (  # noqa: F401  (re-exported: the trainer's set
     ICL_PHASE_SEGMENTS,
     ICL_PHASE_STEPS,
     PEAK_LR,
+    SIBLING_FAMILIES,
     SIBLING_SIZE,
 )
 from interp.suite.scores import icl_scores
@@ -82,6 +83,8 @@ def plan(families=FAMILIES, sizes=tuple(SIZES)) -> list[Job]:
     jobs = [Job(f, s) for s in sizes for f in families]
     if SIBLING_SIZE in sizes:
         jobs += [Job(f, SIBLING_SIZE, seed=1) for f in families]
+    jobs += [Job(f, s, seed=1) for s, fams in SIBLING_FAMILIES.items() if s in sizes
+             for f in fams if f in families]
     return sorted(jobs, key=lambda j: (list(SIZES).index(j.size), j.seed, j.family))
 
 
@@ -116,7 +119,7 @@ def train_suite(
     >>> import tempfile
     >>> out = Path(tempfile.mkdtemp())
     >>> train_suite(out, families=("pythia",), sizes=("s1",), steps=2, icl_steps=0,
-    ...             batch_size=2)  # doctest: +ELLIPSIS
+    ...             batch_size=2, only=["pythia-s1"])  # doctest: +ELLIPSIS
     corpus: 4 + 0 sequences x 128 tokens (...s to build)
     pythia-s1: ... params, step 2, loss ...
     ['pythia-s1']

@@ -11,7 +11,7 @@ import pytest
 
 from interp.runs.shards import Shard, run_shard, units_of
 from interp.runs.study import run_study
-from interp.studies import attention_swap, icl_circuits
+from interp.studies import attention_swap, icl_circuits, task_interference
 
 SMALL = {
     "attention_swap": (attention_swap.STUDY, dict(
@@ -23,6 +23,11 @@ SMALL = {
         heldout_tasks=("icl_fixed_flipped",), variants=("v", "none"), fs_variants=("v",),
         attribution=("v",), grid_variants=("v",), grid_lrs=(2e-3,), grid_steps=(2,), toy_seeds=1,
         toy_steps=(10, 3), toy_eval_prompts=20)),
+    "task_interference": (task_interference.STUDY, dict(
+        models=("suite/pythia-s1",), checkpoints=("none",), phase1=("none",),
+        train_models=("suite/pythia-s1",), recovery_models=("suite/pythia-s1",),
+        rare_tasks=("rare_comparison_0", "rare_comparison_4"), n=20, grad_n=16, fisher_n=2, gaps=(0, 4),
+        train_steps=8, burn_in=2, recovery_steps=6, factors=(1, 16), eval_n=20, train_batch=4)),
 }
 
 

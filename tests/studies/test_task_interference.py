@@ -29,17 +29,21 @@ from interp.studies.task_interference import (
     upsampled_plan,
 )
 from interp.studies.task_interference.findings import mean_step_sentence
+from interp.studies.task_interference.gradients import split_halves
+from interp.studies.task_interference.seeds import seed_steps
 from interp.studies.task_interference.results import ITEMS_COLUMNS
 from interp.tasks import get_task, task_population
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "studies" / "task_interference.py"
 SMALL = dict(models=("suite/pythia-s1", "suite/pythia-s2"), checkpoints=("none",),
+             phase1=("suite/pythia-s1@step2000",),
              train_models=("suite/pythia-s1",), recovery_models=("suite/pythia-s1",),
              rare_tasks=("rare_comparison_0", "rare_comparison_4", "rare_modadd_0"),
              n=100, grad_n=64, fisher_n=3, gaps=(0, 1, 4), train_steps=16, burn_in=4,
              recovery_steps=12, factors=(1, 64), eval_n=100, train_batch=8)
-TABLES = ["ladder", "cosines", "token_split", "fisher", "forget", "recovery", "items", "results"]
+TABLES = ["ladder", "cosines", "token_split", "fisher", "forget", "recovery", "items", "results",
+          "noise_floor", "controls", "matched_time", "seeds"]
 
 
 def record(out: Path) -> dict:
@@ -75,7 +79,9 @@ def test_outputs_tables_and_figures(first_run):
     assert set(forget.variant) == {0, 1, 4}
     assert forget[forget.variant == 0].injected.sum() == 0
     # 4 blocks every 4 steps from step 4 of 16: injections before steps 5, 9, 13.
-    assert forget[(forget.variant == 4) & (forget.injected > 0)].step.tolist() == [5, 9, 13]
+    full = forget[forget.control == "none"]
+    assert full[(full.variant == 4) & (full.injected > 0)].step.tolist() == [5, 9, 13]
+    assert set(forget[forget.control != "none"].variant) == {4}  # the controls run at gap 4
     assert forget.rare_loss.notna().all()  # traced after every step
     found = record(first_run)
     assert found["config"]["grad_n"] == 64 and "torch" in found["versions"]
@@ -87,7 +93,8 @@ def test_outputs_tables_and_figures(first_run):
 def test_master_table_and_captions_come_from_the_tables(first_run):
     results = pd.read_csv(first_run / "results.csv")
     assert set(results.experiment) == {"ladder", "ladder_steps", "gradients", "token_split",
-                                       "fisher", "forget", "injections", "recovery"}
+                                       "fisher", "forget", "injections", "recovery",
+                                       "forget_controls", "forget_matched_time", "ladder_pooled"}
     assert {"lo", "hi", "n", "p"} <= set(results.columns)
     ladder = pd.read_csv(first_run / "ladder.csv").set_index(["model", "task"])
     acc = results[(results.experiment == "ladder") & (results.measure == "accuracy")]
@@ -187,7 +194,7 @@ def test_rerun_resumes_and_reproduces(first_run, tmp_path):
     assert (first_run / "FINDINGS.md").read_text() == findings
     assert not [p for p in (first_run / "cells").iterdir() if p.is_dir()], "states are removed"
     # A fresh folder recomputes every cell and gets the same numbers (deterministic on CPU).
-    fresh = Config(out=tmp_path, **{**SMALL, "models": ("suite/pythia-s1",)},
+    fresh = Config(out=tmp_path, **{**SMALL, "models": ("suite/pythia-s1",), "phase1": ("none",)},
                    experiments=("gradients", "forget"))
     run_study(STUDY, fresh, quiet=True)
     assert record(tmp_path)["cells"]["reused"] == 0
@@ -283,3 +290,102 @@ def test_a_bad_flag_in_a_fresh_process_prints_no_traceback(tmp_path):
     assert out.returncode == 2
     assert "Traceback" not in out.stderr and "not a rare ladder task" in out.stderr
     assert out.stderr.strip().splitlines()[-1].startswith("error: ")
+
+
+# --- issue 20 C: controls, noise floor, seeds, phase 1, the yardstick's training -------------
+
+def _controlled(control, steps=6, plan=None):
+    """pythia-s1 continued ``steps`` steps with one injection at batch 1, under ``control``;
+    returns (rows, weights at the end)."""
+    model = interp.load_hf_model("suite/pythia-s1")
+    focus = get_task("rare_comparison_4", n=16, seed=0, split="train")
+    seqs = mixture_sequences("suite/pythia-s1", model.tokenizer, 48, seed=1,
+                             exclude=["rare_comparison_4"])  # the same batches at any length
+    config = ContinuedTraining(steps=steps, batch_size=8, lr=3e-3, warmup=1)
+    rows = continue_training(model, seqs, plan or {1: 4}, "rare_comparison_4", focus, config,
+                             progress=False, control=control)["rows"]
+    return rows, {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_freeze_control_takes_no_update_after_the_injection():
+    frozen, end = _controlled("freeze", steps=6)
+    _, after_injection = _controlled("none", steps=2)  # the same run, stopped after it
+    assert all(torch.equal(end[k], after_injection[k]) for k in end)
+    assert frozen.set_index("step").rare_loss.loc[2:].nunique() == 1
+    assert frozen.set_index("step").train_loss.loc[3:].isna().all()
+
+
+def test_rare_only_control_moves_on_momentum_alone():
+    rare_only, end = _controlled("rare_only", steps=6)
+    _, frozen = _controlled("freeze", steps=6)
+    full, _ = _controlled("none", steps=6)
+    assert any(not torch.equal(end[k], frozen[k]) for k in end)  # momentum still moves it
+    rows = rare_only.set_index("step")
+    assert rows.train_loss.loc[3:].isna().all() and rows.train_loss.loc[1:2].notna().all()
+    # Its injection step trained on the 4 rare rows alone: another loss than the full batch's.
+    assert rows.train_loss.loc[2] != full.set_index("step").train_loss.loc[2]
+
+
+def test_controls_are_compared_at_matched_time_on_the_same_items(first_run):
+    controls = pd.read_csv(first_run / "controls.csv")
+    assert {"immediate (full)", "rise (full)", "rise (freeze)", "rise (rare_only)",
+            "overwriting", "momentum"} <= set(controls.measure)
+    # Frozen weights: the loss one step after an injection is the loss at the next one.
+    frozen = controls[controls.measure == "rise (freeze)"]
+    assert (frozen.value == 0).all() and len(frozen) == 3
+    assert (controls.n == task_population("rare_comparison_4")).all()  # eval_n capped
+    items = load_tables(first_run, ["items"])["items"]
+    forget = items[items.experiment == "forget"]
+    for row in controls[controls.measure == "overwriting"].itertuples():
+        at = forget[forget.step == row.next_step].groupby("condition").loss.mean()
+        assert row.value == pytest.approx(at["gap 4"] - at["gap 4 rare_only"], abs=1e-4)
+    matched = pd.read_csv(first_run / "matched_time.csv")
+    # One step after each gap's last injection: gap 1's at step 16, gap 4's at step 13.
+    assert matched[["condition", "step_larger", "step_smaller"]].values.tolist() == [
+        ["gap 4 vs gap 1", 13, 16]]
+
+
+def test_noise_floor_comes_from_disjoint_halves(first_run):
+    floor = pd.read_csv(first_run / "noise_floor.csv")
+    assert set(floor.kind) == {"rare", "frequent"} and floor.halves.between(-1, 1).all()
+    for row in floor[floor.kind == "rare"].itertuples():
+        assert row.n_a + row.n_b == min(SMALL["grad_n"], task_population(row.task))
+    task = get_task("rare_comparison_0", n="all")
+    a, b = split_halves(task)
+    ids_a, ids_b = {item_id(e) for e in a.examples}, {item_id(e) for e in b.examples}
+    assert not ids_a & ids_b and ids_a | ids_b == {item_id(e) for e in task.examples}
+    assert "Split-half noise floor" in (first_run / "FINDINGS.md").read_text()
+
+
+def test_phase1_models_and_seeds_are_labelled(first_run):
+    ladder = pd.read_csv(first_run / "ladder.csv").drop_duplicates("model").set_index("model")
+    assert ladder.loc["suite/pythia-s1@step2000", "phase"] == "phase 1"
+    assert ladder.loc["suite/pythia-s1", "phase"] == "ICL phase"
+    assert (ladder.seed == 0).all()
+    seeds = pd.read_csv(first_run / "seeds.csv")
+    pooled = seeds[(seeds.model == "suite/pythia-s1") & (seeds.kind == "comparison")]
+    items = load_tables(first_run, ["items"])["items"]
+    mine = items[(items.experiment == "ladder") & (items.model == "suite/pythia-s1")
+                 & items.task.str.startswith("rare_comparison")]
+    assert pooled.accuracy.item() == pytest.approx(mine.correct.mean())
+    assert "Phase-1 models" in (first_run / "FINDINGS.md").read_text()
+
+
+def test_seed_steps_pair_seeds_and_call_no_trend_without_an_interval():
+    rows = [dict(model=f"{s}-{k}", size=s, parameters=p, seed=k, kind="comparison", accuracy=a)
+            for s, p, k, a in (("s1", 1, 0, 0.5), ("s1", 1, 1, 0.6), ("s2", 2, 0, 0.7),
+                               ("s2", 2, 1, 0.72), ("s3", 3, 0, 0.9))]
+    steps = seed_steps(pd.DataFrame(rows)).set_index("condition")
+    assert steps.loc["s2 vs s1", "seeds"] == 2
+    assert steps.loc["s2 vs s1", "delta"] == pytest.approx(0.16)
+    assert steps.loc["s2 vs s1", "lo"] < 0.16 < steps.loc["s2 vs s1", "hi"]
+    assert steps.loc["s3 vs s2", "seeds"] == 1 and pd.isna(steps.loc["s3 vs s2", "lo"])
+
+
+def test_the_yardstick_gets_the_same_continued_training(first_run):
+    recovery = pd.read_csv(first_run / "recovery.csv")
+    reference = recovery[recovery.model == "suite/pythia-s2"]
+    assert set(reference.variant) == {1} and reference.step.max() == SMALL["recovery_steps"]
+    written = (first_run / "FINDINGS.md").read_text()
+    assert "end vs pythia-s2 x1" in written
+    assert any(v in written for v in ("**Supported**", "**Contradicted**", "**Cannot test**"))

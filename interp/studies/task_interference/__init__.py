@@ -17,7 +17,7 @@ The ladder alone, on one small model, two rare copies and four instances each:
 ...                 rare_tasks=("rare_comparison_0", "rare_comparison_5"), n=4, eval_n=4, threads=1)
 >>> outcome = run_study(STUDY, config, quiet=True)
 >>> sorted(outcome.tables), outcome.tables["results"].shape[0]
-(['items', 'ladder', 'results'], 4)
+(['items', 'ladder', 'results', 'seeds'], 5)
 """
 
 from interp.runs.study import Study
@@ -53,9 +53,10 @@ from interp.studies.task_interference.ladder import ladder_cell
 from interp.studies.task_interference.mixture import inject_blocks, mixture_sequences
 from interp.studies.task_interference.report import report, summary, summary_text
 from interp.studies.task_interference.results import results_table
+from interp.studies.task_interference.units import units
 
 STUDY = Study("task_interference", config=Config, run=run, figures=figures, report=report,
-              cache_version=3)
+              cache_version=3, units=units)
 
 __all__ = ["DEFAULT_FREQUENT", "DEFAULT_RARE", "EXPERIMENTS", "FAMILY_SIZES", "STUDY", "Config",
            "ContinuedTraining", "chance_of", "continue_training", "continued_lr",

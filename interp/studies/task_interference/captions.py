@@ -135,8 +135,9 @@ def cosine_groups_caption(tables: dict[str, pd.DataFrame], config: Config) -> st
 def cosine_size_caption(tables: dict[str, pd.DataFrame], config: Config) -> str:
     """gradient_cosines_size: the all-parameter cosine against size and over training."""
     return ("**gradient_cosines_size.** The same cosine over all parameters, per reference, "
-            "against parameter count (left) and over the checkpoints (right). Bands: ±1 sd over "
-            "rare tasks (a spread, not an interval); 0 drawn grey.")
+            "against parameter count (left) and over the checkpoints (right, with "
+            "--checkpoint-gradients). Bands: ±1 sd over rare tasks (a spread, not an interval); "
+            "0 drawn grey.")
 
 
 def split_caption(tables: dict[str, pd.DataFrame], config: Config) -> str:
@@ -144,9 +145,10 @@ def split_caption(tables: dict[str, pd.DataFrame], config: Config) -> str:
     return ("**token_split.** A mixture batch with one injected rare block. Its LM gradient g "
             "splits exactly into the rare-block tokens' part g_task and the other tokens' part "
             "g_other (g = g_task + g_other). The plot shows each part's cosine to the rare-task "
-            "direction g_r, against size (left) and over the checkpoints (right). Bands: ±1 sd "
-            "over rare tasks and two batches. Most of a block's loss is on predicting the "
-            "made-up operand tokens, not the answers, so g_task points towards g_r only partly.")
+            "direction g_r, against size (left) and over the checkpoints (right, with "
+            "--checkpoint-gradients). Bands: ±1 sd over rare tasks and two batches. Most of a "
+            "block's loss is on predicting the made-up operand tokens, not the answers, so "
+            "g_task points towards g_r only partly.")
 
 
 def fisher_caption(tables: dict[str, pd.DataFrame], config: Config) -> str:

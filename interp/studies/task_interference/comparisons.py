@@ -38,12 +38,15 @@ def label(rows: pd.DataFrame, model: str) -> str:
 
 
 def ordered_models(rows: pd.DataFrame) -> list[str]:
-    """The final models (no ``@step`` checkpoints) of ``rows``, smallest first.
+    """The final seed-0 models (no ``@step`` checkpoints, no sibling seeds) of ``rows``,
+    smallest first.
 
     >>> ordered_models(pd.DataFrame({"model": ["b", "a", "a@step1"], "parameters": [2, 1, 1]}))
     ['a', 'b']
     """
     final = rows[~rows.model.str.contains("@")]
+    if "seed" in final:
+        final = final[final.seed.fillna(0) == 0]
     return list(final.sort_values("parameters", kind="stable").model.unique())
 
 
@@ -81,14 +84,15 @@ def size_steps(ladder: pd.DataFrame, items: pd.DataFrame) -> pd.DataFrame:
 
 def reference_model(ladder: pd.DataFrame, focus: str) -> str | None:
     """The largest final model of the ladder that scored ``focus`` (recovery's yardstick)."""
-    rows = ladder[(ladder.task == focus) & ~ladder.model.str.contains("@")]
+    rows = ladder[(ladder.task == focus) & ladder.model.isin(ordered_models(ladder))]
     return None if rows.empty else rows.sort_values("parameters").model.iloc[-1]
 
 
 def recovery_effects(items: pd.DataFrame, reference: str | None) -> pd.DataFrame:
     """Per recovery model and upsampling factor: accuracy at the end of training against the
-    start ("end vs start") and against ``reference`` as trained ("end vs <reference>"), on
-    the same items; ``reference`` None skips the second.
+    start ("end vs start"), against ``reference`` as trained ("end vs <reference>") and,
+    where the reference had the same continued training at x1, against its end ("end vs
+    <reference> x1"), on the same items; ``reference`` None skips the last two.
 
     >>> items = pd.DataFrame({"experiment": "recovery", "model": "a", "task": "t",
     ...     "condition": "x4", "step": [0, 0, 9, 9], "item": list("xyxy"), "correct": [0, 1, 1, 1]})
@@ -111,7 +115,25 @@ def recovery_effects(items: pd.DataFrame, reference: str | None) -> pd.DataFrame
             parts.append(paired_frame(both, by=["model", "condition"], treated="end",
                                       base="reference", condition_col="arm")
                          .assign(comparison=f"end vs {reference.replace('suite/', '')}"))
+        trained = ends[(ends.model == reference) & (ends.condition == "x1")]
+        for (model, condition), group in ends.groupby(["model", "condition"], sort=False):
+            if trained.empty or model == reference:
+                continue
+            both = pd.concat([group, trained.assign(arm="reference", model=model,
+                                                    condition=condition)])
+            parts.append(paired_frame(both, by=["model", "condition"], treated="end",
+                                      base="reference", condition_col="arm")
+                         .assign(comparison=trained_reference_label(reference)))
     return pd.concat(parts, ignore_index=True)
+
+
+def trained_reference_label(reference: str) -> str:
+    """The comparison name against the yardstick after the same continued training.
+
+    >>> trained_reference_label("suite/pythia-s5")
+    'end vs pythia-s5 x1'
+    """
+    return f"end vs {reference.replace('suite/', '')} x1"
 
 
 def paired_loss(treated: np.ndarray, base: np.ndarray) -> Interval:
@@ -154,7 +176,8 @@ def gap_steps(items: pd.DataFrame) -> pd.DataFrame:
     >>> gap_steps(items)[["condition", "delta_loss", "n"]].values.tolist()
     [['gap 4 vs gap 1', 1.5, 2]]
     """
-    forget = items[items.experiment == "forget"]
+    forget = items[(items.experiment == "forget")
+                   & items.condition.str.fullmatch(r"gap \d+")]  # not the controls
     forget = forget[forget.step == forget.groupby(["model", "condition"]).step.transform("max")]
     rows = []
     for model, group in forget.groupby("model", sort=False):

@@ -7,7 +7,7 @@ import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Collection, Optional
 
 import numpy as np
 import pandas as pd
@@ -23,6 +23,7 @@ from interp.training import NonFiniteLossError, Schedule, batch_at
 from interp.types import Sequences
 
 STATE_FILE = "state.pt"
+CONTROL_MODES = ("none", "freeze", "rare_only")
 ITEM_FIELDS = ("step", "item", "chosen", "correct", "loss")
 
 
@@ -89,6 +90,8 @@ def continue_training(
     trace_injections: bool = True,
     label: str = "train",
     progress: bool = True,
+    control: str = "none",
+    item_steps: Collection[int] = (),
 ) -> dict[str, pd.DataFrame]:
     """Train on ``sequences`` with ``plan[step]`` rare blocks injected into batch ``step``.
 
@@ -99,6 +102,14 @@ def continue_training(
     next to each injection (unless ``trace_injections`` is False): a curve of accuracy and
     mean loss. With ``state_dir`` (a cell's ``cache.artifacts(key)``) weights, optimizer and
     both tables are saved to ``state.pt`` every ``save_every`` steps, and a run resumes there.
+    ``item_steps``: more steps whose per-item outcomes go into ``items`` (scored there).
+
+    ``control`` separates an injection's own update from what follows it. Until the first
+    injection every variant trains alike. After it, ``freeze`` takes no update at all
+    between injections (the weights stay where the injection left them); ``rare_only``
+    trains each injection step on its rare rows alone and, between injections, lets AdamW
+    step on a zero gradient, so only the rare blocks' gradients (and their momentum) move
+    the weights. Steps without an update have a NaN ``train_loss``.
 
     >>> import interp
     >>> from interp.studies.task_interference.mixture import mixture_sequences
@@ -110,6 +121,8 @@ def continue_training(
     >>> out["rows"].step.tolist(), out["rows"].injected.tolist(), sorted(set(out["items"].step))
     ([0, 1, 2, 3, 4], [0, 0, 0, 1, 0], [0, 4])
     """
+    if control not in CONTROL_MODES:
+        raise ValueError(f"unknown control {control!r}: choose from {', '.join(CONTROL_MODES)}")
     schedule = config.schedule()
     device = next(model.parameters()).device
     optimizer = _optimizer(model, schedule)
@@ -117,15 +130,18 @@ def continue_training(
     rows, items, start = _resume(state_path, model, optimizer)
     torch.manual_seed(config.seed)
     near_injection = {s + d for s in plan for d in (0, 1, 2)} if trace_injections else set()
+    extra = set(item_steps)
+    first = min(plan) if plan else None
 
     def trace(step: int, injected: int, train_loss: float) -> None:
-        due = step % config.eval_every == 0 or step in near_injection or step == config.steps
+        due = (step % config.eval_every == 0 or step in near_injection or step == config.steps
+               or step in extra)
         score = score_task(model, focus, batch_size=64, progress=False) if due else None
         rows.append(dict(step=step, injected=injected, train_loss=train_loss,
                          rare_n=len(focus) if score else 0,
                          rare_loss=score.mean_loss if score else float("nan"),
                          rare_accuracy=score.accuracy if score else float("nan")))
-        if step in (0, config.steps):
+        if step in (0, config.steps) or step in extra:
             items.extend(_item_rows(step, score))
 
     model.eval()  # no dropout in the suite; eval mode keeps scoring and training identical
@@ -140,7 +156,8 @@ def continue_training(
         if blocks:
             rng = random.Random(f"{config.seed}/inject/{step}")
             tokens, _ = inject_blocks(tokens, inject_task, blocks, model.tokenizer, rng)
-        loss = _update(model, optimizer, tokens.to(device), label, step)
+        mode = control if first is not None and step >= first else "none"
+        loss = _controlled_step(model, optimizer, tokens.to(device), blocks, mode, label, step)
         trace(step + 1, blocks, loss)
         if state_path is not None and (step + 1) % config.save_every == 0 and step + 1 < config.steps:
             _save_state(state_path, model, optimizer, rows, items, step + 1)
@@ -182,6 +199,33 @@ def _update(model: nn.Module, optimizer, tokens: Sequences, label: str, step: in
     optimizer.step()
     optimizer.zero_grad(set_to_none=True)
     return loss.item()
+
+
+def _controlled_step(model: nn.Module, optimizer, tokens: Sequences, blocks: int, control: str,
+                     label: str, step: int) -> float:
+    """One step under ``control`` (from the first injection on; ``none`` before it): an
+    injection step trains (on its ``blocks`` rare rows alone under ``rare_only``); a step
+    without one trains (``none``), does nothing (``freeze``) or follows momentum alone
+    (``rare_only``). Returns the training loss, NaN without a batch."""
+    if blocks:
+        rows = tokens[:blocks] if control == "rare_only" else tokens  # no frequent-task rows
+        return _update(model, optimizer, rows, label, step)
+    if control == "freeze":
+        return float("nan")  # no update: the weights stay where the injection left them
+    if control == "rare_only":
+        return _momentum_step(model, optimizer)
+    return _update(model, optimizer, tokens, label, step)
+
+
+def _momentum_step(model: nn.Module, optimizer) -> float:
+    """One AdamW step on a zero gradient: the update is the optimizer's momentum alone (and
+    its weight decay). Returns NaN, the loss of no batch."""
+    for p in model.parameters():
+        if p.requires_grad:
+            p.grad = torch.zeros_like(p)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+    return float("nan")
 
 
 def _save_state(path: Path, model: nn.Module, optimizer, rows: list[dict], items: list[dict],

@@ -36,11 +36,18 @@ from interp.studies.task_interference.facts import (
     ladder_frequency,
     model_facts,
     sample_task,
+    with_lineage,
+)
+from interp.studies.task_interference.controls import (
+    CONTROL_COLUMNS,
+    control_effects,
+    matched_time_steps,
 )
 from interp.studies.task_interference.gradients import gradient_interference
 from interp.studies.task_interference.ladder import ladder_cell
 from interp.studies.task_interference.mixture import mixture_sequences
 from interp.studies.task_interference.results import ITEMS_COLUMNS, results_table
+from interp.studies.task_interference.seeds import seed_table
 from interp.tasks.base import Task
 
 Plan = Callable[[str], dict[int, int]]  # model name -> {step: blocks injected}
@@ -59,14 +66,31 @@ def run(config: Config, cache: ResultCache) -> dict[str, pd.DataFrame]:
     trainer = Trainer(config, cache)
     if "forget" in config.experiments:
         forget = run_forget(config, trainer, plan["train_models"])
-        items.append(forget.pop("items").assign(experiment="forget"))
+        forget_items = forget.pop("items").assign(experiment="forget")
+        items.append(forget_items)
         tables.update(forget)
+        tables.update(forget_comparisons(config, forget_items, forget["forget"]))
     if "recovery" in config.experiments:
         tables["recovery"], recovery_items = run_recovery(config, trainer, plan["recovery_models"])
         items.append(recovery_items.assign(experiment="recovery"))
+    items = items or [pd.DataFrame(columns=ITEMS_COLUMNS)]  # gradients alone score no items
     tables["items"] = pd.concat(items, ignore_index=True)[ITEMS_COLUMNS].astype({"step": "Int64"})
+    if "ladder" in tables:
+        tables["seeds"] = seed_table(tables["ladder"])
     tables["results"] = results_table(tables, focus=config.focus_task)
     return tables
+
+
+def forget_comparisons(config: Config, items: pd.DataFrame,
+                       trace: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The controls at matched time since an injection (``controls``) and the gaps at matched
+    time since their last injection (``matched_time``), with each model's size."""
+    facts = trace.drop_duplicates("model").set_index("model")[["size", "parameters"]]
+    kw = dict(steps=config.train_steps, start=config.burn_in)
+    out = {"controls": control_effects(items, gap=config.control_gap_of(), **kw)
+           if config.controls else pd.DataFrame(columns=CONTROL_COLUMNS),
+           "matched_time": matched_time_steps(items, gaps=config.gaps, **kw)}
+    return {k: t.join(facts, on="model") for k, t in out.items()}
 
 
 def progress(items: Sequence, label: str):
@@ -93,9 +117,21 @@ def run_ladder(config: Config, cache: ResultCache, plan: dict) -> tuple[pd.DataF
     cells = [cache.get(dict(exp="ladder", **cache.model_key(name), tasks=plan["rare"],
                             n=[len(t) for t in tasks], seed=config.seed,
                             batch_size=config.batch_size), cell(name))
-             for name in progress(plan["models"] + plan["checkpoints"], "ladder")]
-    return (pd.concat([c["rows"] for c in cells], ignore_index=True),
+             for name in progress(scored_models(plan), "ladder")]
+    return (with_lineage(pd.concat([c["rows"] for c in cells], ignore_index=True)),
             pd.concat([c["items"] for c in cells], ignore_index=True))
+
+
+def scored_models(plan: dict, checkpoints: bool = True) -> list[str]:
+    """The ladder's (and the gradients') models: the final models (sibling seeds included),
+    the checkpoints (unless ``checkpoints`` is False) and the phase-1 models, each once.
+
+    >>> plan = dict(models=["a", "b"], checkpoints=["a@step1"], phase1=["a@step1", "b@step2"])
+    >>> scored_models(plan), scored_models(dict(plan, checkpoints=["a@step0"]), False)
+    (['a', 'b', 'a@step1', 'b@step2'], ['a', 'b', 'a@step1', 'b@step2'])
+    """
+    series = plan["checkpoints"] if checkpoints else []
+    return list(dict.fromkeys(plan["models"] + series + plan.get("phase1", [])))
 
 
 def run_gradients(config: Config, cache: ResultCache, plan: dict) -> dict[str, pd.DataFrame]:
@@ -116,11 +152,12 @@ def run_gradients(config: Config, cache: ResultCache, plan: dict) -> dict[str, p
     cells = [cache.get(dict(exp="gradients", **cache.model_key(name), frequent=plan["frequent"],
                             rare=plan["gradient_tasks"], grad_n=config.grad_n,
                             fisher_n=config.fisher_n, top_fraction=config.top_fraction,
-                            groups=config.groups, batch=config.train_batch, seed=config.seed),
+                            groups=config.groups, batch=config.train_batch, seed=config.seed,
+                            noise_floor="split-half"),
                        cell(name))
-             for name in progress(plan["models"] + plan["checkpoints"], "gradients")]
-    return {table: pd.concat([c[table] for c in cells], ignore_index=True)
-            for table in ("cosines", "token_split", "fisher")}
+             for name in progress(scored_models(plan, config.checkpoint_gradients), "gradients")]
+    return {table: with_lineage(pd.concat([c[table] for c in cells], ignore_index=True))
+            for table in ("cosines", "token_split", "fisher", "noise_floor")}
 
 
 class Trainer:
@@ -141,15 +178,21 @@ class Trainer:
         return self.corpora[key]
 
     def cell(self, name: str, exp: str, variant, plan_of: Plan, steps: int, eval_every: int,
-             focus: Task) -> dict[str, pd.DataFrame]:
-        """The trace (``rows``) and end-point outcomes (``items``) of ``name`` trained
-        ``steps`` steps with ``plan_of(name)``'s injections."""
+             focus: Task, *, control: str = "none",
+             item_steps: Sequence[int] = ()) -> dict[str, pd.DataFrame]:
+        """The trace (``rows``) and outcomes (``items``: at the ends and ``item_steps``) of
+        ``name`` trained ``steps`` steps with ``plan_of(name)``'s injections, under
+        ``control`` (``continue_training``)."""
         c = self.config
         lr = continued_lr(name, c.lr, c.lr_scale)
         training = ContinuedTraining(steps=steps, batch_size=c.train_batch, lr=lr,
                                      warmup=c.burn_in, eval_every=eval_every, seed=c.seed)
         key = dict(exp=exp, **self.cache.model_key(name), variant=variant, focus=c.focus_task,
                    config=repr(training), eval_n=len(focus))
+        if control != "none":
+            key["control"] = control
+        if item_steps:
+            key["item_steps"] = sorted(int(s) for s in item_steps)
         state_dir = self.cache.artifacts(key)
 
         def compute():
@@ -157,7 +200,8 @@ class Trainer:
             trace = continue_training(model, self.corpus(name, model, steps), plan_of(name),
                                       c.focus_task, focus, training, state_dir=state_dir,
                                       trace_injections=exp == "forget",
-                                      label=f"{name} {exp} {variant}")
+                                      label=f"{name} {exp} {variant}", control=control,
+                                      item_steps=item_steps)
             facts = model_facts(name, model)
             rows = trace["rows"].assign(
                 **{k: facts[k] for k in ("model", "family", "size", "parameters")},
@@ -174,20 +218,33 @@ def run_forget(config: Config, trainer: Trainer, models: list[str]) -> dict[str,
     tables ``forget``, ``injections`` and the end-point ``items``."""
     traces, effects, items = [], [], []
     focus = sample_task(config.focus_task, config.eval_n, seed=config.seed)
-    jobs = [(m, g) for m in models for g in config.gaps]
-    for name, gap in progress(jobs, "update and forget"):
+    jobs = [(m, g, "none") for m in models for g in config.gaps]
+    jobs += [(m, config.control_gap_of(), c) for m in models for c in config.controls]
+    for name, gap, control in progress(jobs, "update and forget"):
         injections = matched_frequency_plan(config.train_steps, gap, start=config.burn_in)
-        cell = trainer.cell(name, "forget", gap, lambda _n, p=injections: p,
-                            config.train_steps, 1, focus)
-        trace = cell["rows"]
+        around = sorted({s + d for s in injections for d in (0, 1)})  # before and after each
+        cell = trainer.cell(name, "forget", gap if control == "none" else f"{gap} {control}",
+                            lambda _n, p=injections: p, config.train_steps, 1, focus,
+                            control=control, item_steps=around)
+        trace = cell["rows"].assign(variant=gap, control=control)
         traces.append(trace)
-        items.append(_labelled(cell["items"], config.focus_task, f"gap {gap:g}"))
+        items.append(_labelled(cell["items"], config.focus_task, forget_condition(gap, control)))
         effect = injection_effects(trace, injections)
         effects.append(effect.assign(model=name, size=trace["size"].iloc[0],
-                                     parameters=trace.parameters.iloc[0], variant=gap))
+                                     parameters=trace.parameters.iloc[0], variant=gap,
+                                     control=control))
     return dict(forget=pd.concat(traces, ignore_index=True),
                 injections=pd.concat(effects, ignore_index=True),
                 items=pd.concat(items, ignore_index=True))
+
+
+def forget_condition(gap: int, control: str) -> str:
+    """The items' condition of a forget run: ``gap 16``, or ``gap 16 freeze`` for a control.
+
+    >>> forget_condition(16, "none"), forget_condition(16, "rare_only")
+    ('gap 16', 'gap 16 rare_only')
+    """
+    return f"gap {gap:g}" + ("" if control == "none" else f" {control}")
 
 
 def _labelled(items: pd.DataFrame, task: str, condition: str) -> pd.DataFrame:
@@ -210,6 +267,8 @@ def run_recovery(config: Config, trainer: Trainer,
     # the end of recovery pairs with the ladder's largest model).
     focus = sample_task(config.focus_task, config.n, seed=config.seed)
     jobs = [(m, f) for m in models for f in config.factors]
+    # The yardstick gets the same continued training, at its original frequency (x1).
+    jobs += [(m, 1.0) for m in config.plan()["reference"] if (m, 1.0) not in jobs]
     cells = [(factor, trainer.cell(name, "recovery", factor, upsampled(factor),
                                    config.recovery_steps, 10, focus))
              for name, factor in progress(jobs, "recovery")]

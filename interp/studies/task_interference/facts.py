@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 from typing import Optional, Sequence
 
+import pandas as pd
 from torch import nn
 
 from interp.arch import family_of
-from interp.sources import resolve
+from interp.sources import resolve, suite_models
 from interp.suite.corpus import CorpusConfig
 from interp.suite.recipe import PEAK_LR
 from interp.tasks import get_task, task_population
@@ -130,6 +131,43 @@ def model_facts(name: str, model: nn.Module) -> dict:
     return dict(model=name, base=name.split("@")[0], family=family, size=info.get("size", ""),
                 parameters=sum(p.numel() for p in model.parameters()),
                 step=-1 if step is None else int(step))
+
+
+def lineage(name: str) -> dict:
+    """The training seed and phase of a model: ``phase`` is ``ICL phase`` for a suite model
+    after its second phase, ``phase 1`` for a checkpoint before it (``@step2000`` and the
+    log-spaced ones), ``as released`` for a model without a train_info.
+
+    >>> lineage("suite/pythia-s3-seed1"), lineage("suite/pythia-s1@step2000")["phase"]
+    ({'seed': 1, 'phase': 'ICL phase'}, 'phase 1')
+    """
+    info = train_info(name)
+    phase = "ICL phase" if "icl_phase" in info else "phase 1" if info else "as released"
+    return dict(seed=int(info.get("seed", 0)), phase=phase)
+
+
+def with_lineage(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` with each model's ``seed`` and ``phase`` (``lineage``) as columns.
+
+    >>> with_lineage(pd.DataFrame({"model": ["suite/pythia-s1"]})).seed.tolist()
+    [0]
+    """
+    if table.empty or "model" not in table:
+        return table
+    facts = {m: lineage(m) for m in table.model.unique()}
+    return table.assign(seed=table.model.map(lambda m: facts[m]["seed"]),
+                        phase=table.model.map(lambda m: facts[m]["phase"]))
+
+
+def suite_siblings(family: str, sizes: Sequence[str]) -> list[str]:
+    """The shipped sibling seeds (``suite/<family>-<size>-seedK``) of ``sizes``, in size order.
+
+    >>> "suite/pythia-s3-seed1" in suite_siblings("pythia", ["s3"])
+    True
+    """
+    names = set(suite_models())
+    return [n for s in sizes for k in range(1, 10)
+            if (n := f"suite/{family}-{s}-seed{k}") in names]
 
 
 def check_tasks(tasks: Sequence[Task], what: str) -> None:

@@ -16,9 +16,11 @@ from interp.analysis.stats import accuracy_interval, describe_vs_chance
 from interp.runs.files import markdown_table
 from interp.studies.task_interference import comparisons as C
 from interp.studies.task_interference.config import Config
+from interp.studies.task_interference.controls import control_findings
 from interp.studies.task_interference.facts import chance_of
 from interp.studies.task_interference.paper import paper_findings
 from interp.studies.task_interference.results import final_models
+from interp.studies.task_interference.seeds import phase1_findings, seed_findings
 from interp.studies.task_interference.training_findings import (
     forget_findings,
     gradient_findings,
@@ -45,10 +47,15 @@ def findings(tables: dict[str, pd.DataFrame], config: Config) -> str:
     parts = []
     if "ladder" in tables and "items" in tables:
         parts.append(ladder_findings(tables))
+        if "seeds" in tables:
+            parts.append(seed_findings(tables))
+        parts.append(phase1_findings(tables))
     if "cosines" in tables:
         parts.append(gradient_findings(tables, config))
     if "forget" in tables and "items" in tables:
         parts.append(forget_findings(tables, config))
+        parts.append(control_findings(tables, config.control_gap_of(),
+                                      lambda m: C.label(tables["forget"], m)))
     if "recovery" in tables and "items" in tables:
         parts.append(recovery_findings(tables, config))
     if parts:

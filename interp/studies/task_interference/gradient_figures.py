@@ -127,7 +127,10 @@ def forget_figures(forget: pd.DataFrame, injections: Optional[pd.DataFrame], out
 
 
 def update_forget_figure(forget: pd.DataFrame, out: Path, focus: str) -> list[Path]:
-    """Rare loss after every step, one panel per model (rows) and gap (columns)."""
+    """Rare loss after every step, one panel per model (rows) and gap (columns); the controls
+    (``freeze``, ``rare_only``) dashed in their gap's panel."""
+    controls = forget[forget.control != "none"] if "control" in forget else forget.iloc[:0]
+    forget = forget[forget.control == "none"] if "control" in forget else forget
     models = _by_size(forget)
     variants = sorted(forget.variant.unique())
     fig, axes = plt.subplots(len(models), len(variants), sharex=True, sharey="row",
@@ -137,7 +140,13 @@ def update_forget_figure(forget: pd.DataFrame, out: Path, focus: str) -> list[Pa
             ax = axes[r, c]
             rows = forget[(forget.model == model) & (forget.variant == variant)].dropna(
                 subset=["rare_loss"])
-            ax.plot(rows.step, rows.rare_loss, lw=1.2)
+            ax.plot(rows.step, rows.rare_loss, lw=1.2, label="full run")
+            mine = controls[(controls.model == model) & (controls.variant == variant)]
+            for (name, group), style in zip(mine.groupby("control"), ("--", ":")):
+                group = group.dropna(subset=["rare_loss"])
+                ax.plot(group.step, group.rare_loss, style, lw=1.1, label=name)
+            if len(mine) and r == 0:
+                ax.legend(fontsize=7)
             injected = rows[rows.injected > 0].step - 1  # the batch index that carried blocks
             if len(injected):
                 low = rows.rare_loss.min()
@@ -149,13 +158,17 @@ def update_forget_figure(forget: pd.DataFrame, out: Path, focus: str) -> list[Pa
                 ax.set_ylabel(f"{focus} loss")
             if r == len(models) - 1:
                 ax.set_xlabel("continued-training step")
-    fig.suptitle("Update and forget: rare-task loss after every step (red ticks: injections)")
+    fig.suptitle("Update and forget: rare-task loss after every step (red ticks: injections; "
+                 "dashed/dotted: controls)")
     fig.tight_layout()
     return plots.save(fig, out / "update_forget")
 
 
 def forgetting_summary_figure(injections: pd.DataFrame, out: Path) -> list[Path]:
-    """Drop, share kept and half-life per injection, per model, coloured by gap (ordered)."""
+    """Drop, share kept and half-life per injection, per model, coloured by gap (ordered);
+    the gap runs only, not their controls."""
+    if "control" in injections:
+        injections = injections[injections.control == "none"]
     shown = injections.sort_values(["parameters", "variant"]).assign(
         model=lambda t: t.model.str.replace("suite/", "", regex=False),
         variant=lambda t: [f"{v} every {v}" for v in t.variant])

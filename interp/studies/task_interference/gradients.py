@@ -35,7 +35,12 @@ def gradient_interference(
     the mixture's LM gradient ("mixture"). Token split: a mixture batch with one rare block
     injected; g = g_task + g_other; each part's cosine to g_r.
 
-    Returns tables ``cosines``, ``token_split`` and ``fisher``.
+    Noise floor (``noise_floor``): each task's instances split into two disjoint halves
+    (``split_halves``), the cosine between the halves' gradients, and for a rare task each
+    half's cosine to the frequent tasks' mean gradient, so a rare-vs-frequent cosine can be
+    read against how much it moves when the instances change.
+
+    Returns tables ``cosines``, ``token_split``, ``fisher`` and ``noise_floor``.
 
     >>> import interp
     >>> from interp.studies.task_interference.mixture import mixture_sequences
@@ -44,7 +49,7 @@ def gradient_interference(
     >>> seqs = mixture_sequences("suite/pythia-s1", m.tokenizer, 4, seed=0)
     >>> out = gradient_interference("suite/pythia-s1", m, [f], [r], mixture=seqs, fisher_n=2)
     >>> sorted(out), sorted(out["cosines"].reference.unique())
-    (['cosines', 'fisher', 'token_split'], ['arithmetic_add', 'frequent', 'mixture'])
+    (['cosines', 'fisher', 'noise_floor', 'token_split'], ['arithmetic_add', 'frequent', 'mixture'])
     >>> bool(out["cosines"].cosine.between(-1, 1).all())
     True
     """
@@ -78,8 +83,42 @@ def gradient_interference(
                                  top_fraction=top_fraction, groups=groups)
         fisher_rows += [dict(facts, rare_task=task.name, reference="frequent", **r)
                         for r in table.to_dict("records")]
+    floor = _noise_floor(model, facts, frequent, rare, references["frequent"], vectors)
     return dict(cosines=pd.DataFrame(cosines), token_split=pd.DataFrame(split),
-                fisher=pd.DataFrame(fisher_rows))
+                fisher=pd.DataFrame(fisher_rows), noise_floor=floor)
+
+
+def split_halves(task: Task) -> tuple[Task, Task]:
+    """Two disjoint halves of ``task``'s instances (even and odd positions), together all.
+
+    >>> import interp
+    >>> a, b = split_halves(interp.get_task("rare_comparison_0", n=5))
+    >>> len(a), len(b), {e.prompt for e in a.examples} & {e.prompt for e in b.examples}
+    (3, 2, set())
+    """
+    if len(task.examples) < 2:
+        raise ValueError(f"task {task.name!r} has {len(task.examples)} instance(s): a split-half "
+                         "noise floor needs at least 2 (raise --grad-n)")
+    return (Task(task.name, task.kind, task.scoring, task.examples[0::2]),
+            Task(task.name, task.kind, task.scoring, task.examples[1::2]))
+
+
+def _noise_floor(model, facts, frequent, rare, v_frequent, vectors) -> pd.DataFrame:
+    """Per task: the cosine between the gradients of its two halves (all parameters); for a
+    rare task also each half's cosine to the frequent tasks' mean gradient."""
+    rows = []
+    for kind, tasks in (("rare", rare), ("frequent", frequent)):
+        for task in tasks:
+            half_a, half_b = split_halves(task)
+            va = vectors(G.task_gradient(model, half_a))
+            vb = vectors(G.task_gradient(model, half_b))
+            row = dict(facts, task=task.name, kind=kind, n_a=len(half_a), n_b=len(half_b),
+                       halves=G.cosine(va[G.ALL], vb[G.ALL]))
+            if kind == "rare":
+                row.update(a_vs_frequent=G.cosine(va[G.ALL], v_frequent[G.ALL]),
+                           b_vs_frequent=G.cosine(vb[G.ALL], v_frequent[G.ALL]))
+            rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def _split_rows(model, facts, task, batches, g_rare, vectors, seed) -> list[dict]:

@@ -13,6 +13,7 @@ from interp.studies.task_interference.captions import captions
 from interp.studies.task_interference.config import Config
 from interp.studies.task_interference.findings import findings
 from interp.studies.task_interference.results import final_models
+from interp.studies.task_interference.training_findings import full_runs
 
 
 def report(tables: Tables, config: Config) -> Report:
@@ -55,6 +56,7 @@ def summary(tables: dict[str, pd.DataFrame], *, focus: str) -> dict:
 
 def _training_summary(tables: dict[str, pd.DataFrame]) -> dict:
     out: dict[str, Any] = {}
+    tables = {k: full_runs(t) if k in ("injections", "forget") else t for k, t in tables.items()}
     if "injections" in tables and not tables["injections"].empty:
         inj = tables["injections"].sort_values(["parameters", "variant"], kind="stable")
         out["injections"] = {

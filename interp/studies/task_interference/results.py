@@ -59,6 +59,9 @@ def results_table(tables: dict[str, pd.DataFrame], *, focus: str) -> pd.DataFram
     if "recovery" in tables:
         parts += _training_rows(tables["recovery"], items, "recovery", focus)
         parts.append(_recovery_rows(tables, items, focus))
+    parts += _control_rows(tables, focus)
+    if "seeds" in tables:
+        parts.append(_seed_rows(tables["seeds"]))
     parts = [p for p in parts if not p.empty]
     if not parts:
         return pd.DataFrame(columns=COLUMNS)
@@ -145,30 +148,79 @@ def _recovery_rows(tables: dict[str, pd.DataFrame], items: pd.DataFrame,
         n=effects.n, p=effects.mcnemar_p))
 
 
+def _control_rows(tables: dict[str, pd.DataFrame], focus: str) -> list[pd.DataFrame]:
+    """The forget controls' paired loss differences (``controls``) and the gaps at matched
+    time since their last injection (``matched_time``)."""
+    parts = []
+    controls = tables.get("controls")
+    if controls is not None and not controls.empty:
+        parts.append(pd.DataFrame(dict(
+            experiment="forget_controls", model=controls.model, size=controls["size"],
+            parameters=controls.parameters, task=focus,
+            condition=[f"injection {k} (step {s})" for k, s in
+                       zip(controls.injection, controls.injection_step)],
+            measure=controls.measure, value=controls.value, lo=controls.lo, hi=controls.hi,
+            n=controls.n)))
+    matched = tables.get("matched_time")
+    if matched is not None and not matched.empty:
+        parts.append(pd.DataFrame(dict(
+            experiment="forget_matched_time", model=matched.model, size=matched["size"],
+            parameters=matched.parameters, task=focus, condition=matched.condition,
+            measure="delta_loss", value=matched.delta_loss, lo=matched.delta_loss_lo,
+            hi=matched.delta_loss_hi, n=matched.n)))
+    return parts
+
+
+def _seed_rows(seeds: pd.DataFrame) -> pd.DataFrame:
+    """Pooled accuracy (Wilson interval) per model (every seed, phase-1 checkpoints too) and
+    kind."""
+    return pd.DataFrame(dict(
+        experiment="ladder_pooled", model=seeds.model, size=seeds["size"],
+        parameters=seeds.parameters, task=seeds.kind + " (all copies)",
+        condition=[f"seed {s}, {p}" for s, p in zip(seeds.seed, seeds.phase)],
+        measure="accuracy", value=seeds.accuracy, lo=seeds.accuracy_lo, hi=seeds.accuracy_hi,
+        n=seeds.n))
+
+
 def _injection_rows(injections: pd.DataFrame, focus: str) -> pd.DataFrame:
     """Per (model, gap): the mean drop per injection and the median share of it kept."""
+    if "control" not in injections:
+        injections = injections.assign(control="none")
     by = injections.sort_values(["parameters", "variant"], kind="stable").groupby(
-        ["model", "size", "parameters", "variant"], sort=False)
+        ["model", "size", "parameters", "variant", "control"], sort=False)
     table = by.agg(mean_drop=("drop", "mean"), median_kept=("kept", "median")).reset_index()
-    table = table.assign(task=focus, condition=[f"gap {v:g}" for v in table.variant])
+    table = table.assign(task=focus, condition=[
+        f"gap {v:g}" + ("" if c == "none" else f" {c}") for v, c in zip(table.variant, table.control)])
     return _long(table, "injections", ["mean_drop", "median_kept"])
 
 
 def final_models(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of final models (the size ladder), not of intermediate checkpoints.
+    """Rows of the final seed-0 models (the size ladder), not of intermediate checkpoints nor
+    of sibling seeds (those have their own between-seed findings, ``seeds.py``).
 
-    >>> final_models(pd.DataFrame({"model": ["a", "a@step1"]})).model.tolist()
+    >>> final_models(pd.DataFrame({"model": ["a", "a@step1", "b"], "seed": [0, 0, 1]})).model.tolist()
     ['a']
     """
-    return table[~table.model.str.contains("@")]
+    keep = ~table.model.str.contains("@")
+    if "seed" in table:
+        keep &= table.seed.fillna(0) == 0
+    return table[keep]
 
 
 def checkpoint_series(table: pd.DataFrame) -> pd.DataFrame:
-    """Rows of every checkpoint series: the @stepN models and the final model of their base.
+    """Rows of the checkpoint series: the @stepN models and the final model of the base with
+    the most checkpoints (the log-spaced series; every other size has only its phase-1
+    ``@step2000``, which the phase-1 findings read instead).
 
-    >>> t = pd.DataFrame({"model": ["a", "a@step1", "b"], "base": ["a", "a", "b"]})
+    >>> t = pd.DataFrame({"model": ["a", "a@step1", "a@step2", "b", "b@step2"],
+    ...                   "base": ["a", "a", "a", "b", "b"]})
     >>> checkpoint_series(t).model.tolist()
-    ['a', 'a@step1']
+    ['a', 'a@step1', 'a@step2']
     """
-    bases = set(table[table.model.str.contains("@")].base)
+    counts = table[table.model.str.contains("@")].drop_duplicates("model").base.value_counts()
+    if counts.empty or counts.max() < 2:  # a series needs two checkpoints
+        return table.iloc[:0]
+    bases = set(counts[counts == counts.max()].index)
+    if "seed" in table:
+        table = table[table.seed.fillna(0) == 0]
     return table[table.base.isin(bases)]

@@ -15,7 +15,9 @@ from interp.analysis.stats import Interval, accuracy_interval
 from interp.runs.files import markdown_table
 from interp.studies.task_interference import comparisons as C
 from interp.studies.task_interference.config import Config
+from interp.studies.task_interference.controls import matched_time_sentence
 from interp.studies.task_interference.results import final_models
+from interp.studies.task_interference.seeds import noise_floor_sentence
 from interp.studies.task_interference.wording import bracket, describe_loss, say_difference
 
 GROUP_KINDS = ("embed", "attn_qkv", "attn_out", "mlp_in", "mlp_out")
@@ -60,6 +62,16 @@ def gradient_findings(tables: dict[str, pd.DataFrame], config: Config) -> str:
         out.append(_split_sentence(final_models(tables["token_split"]), models))
     if "fisher" in tables:
         out.append(_fisher_sentence(final_models(tables["fisher"]), models, config))
+    if "noise_floor" in tables:
+        out.append(noise_floor_sentence(tables["noise_floor"], models, cos))
+    phase1 = tables["cosines"][tables["cosines"].model.str.endswith("@step2000")]
+    phase1 = phase1[(phase1.group == ALL) & (phase1.reference == "frequent")]
+    if not phase1.empty:
+        means = phase1.groupby("model").cosine.mean()
+        shown = phase1.drop_duplicates("model").sort_values("parameters")
+        out.append("Phase-1 models (`@step2000`), rare-task gradient vs the frequent tasks' mean, "
+                   "all parameters: " + ", ".join(f"{r.size} {means[r.model]:+.2f}"
+                                                  for r in shown.itertuples()) + ".")
     return " ".join(out)
 
 
@@ -88,7 +100,7 @@ def _fisher_sentence(fisher: pd.DataFrame, models: list[str], config: Config) ->
 
 def forget_findings(tables: dict[str, pd.DataFrame], config: Config) -> str:
     """Final loss per gap, gap steps paired over items, the largest regained loss."""
-    forget, items = tables["forget"], tables["items"]
+    forget, items = full_runs(tables["forget"]), tables["items"]
     models = C.ordered_models(forget)
     gaps = sorted(int(g) for g in forget.variant.unique())
     shown = [g for g in gaps if g]
@@ -116,9 +128,19 @@ def forget_findings(tables: dict[str, pd.DataFrame], config: Config) -> str:
         higher = int((gap_steps.delta_loss_lo > 0).sum())
         out.append(f"A larger gap ends higher in {higher} of these {len(gap_steps)} comparisons"
                    + (", at every size and step." if higher == len(gap_steps) else "."))
-    if "injections" in tables and not tables["injections"].empty:
-        out.append(_regained_sentence(tables["injections"], forget, models))
-    return " ".join(out)
+    if "injections" in tables and not full_runs(tables["injections"]).empty:
+        out.append(_regained_sentence(full_runs(tables["injections"]), forget, models))
+    out.append(matched_time_sentence(tables, lambda m: C.label(forget, m)))
+    return " ".join(p for p in out if p)
+
+
+def full_runs(table: pd.DataFrame) -> pd.DataFrame:
+    """The forget rows of the gap runs themselves, not of their controls.
+
+    >>> full_runs(pd.DataFrame({"control": ["none", "freeze"]})).control.tolist()
+    ['none']
+    """
+    return table[table.control == "none"] if "control" in table else table
 
 
 def _interval(row) -> Interval:
@@ -190,7 +212,7 @@ def _recovery_grid(rec: pd.DataFrame, scored: pd.DataFrame, effects: pd.DataFram
         for r in mine.itertuples():
             row[r.comparison] = say_difference(r)
         rows.append(row)
-    return markdown_table(pd.DataFrame(rows), index=False)
+    return markdown_table(pd.DataFrame(rows).fillna("-"), index=False)
 
 
 def _recovery_sentences(rec: pd.DataFrame, effects: pd.DataFrame) -> str:

@@ -22,7 +22,7 @@ def weights(directory) -> dict[str, torch.Tensor]:
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     out = tmp_path_factory.mktemp("suite")
-    assert train_suite(out, **TINY) == ["pythia-s1"]
+    assert train_suite(out, **TINY) == ["pythia-s1", "pythia-s1-seed1"]  # s1 has a sibling seed
     return out
 
 
@@ -50,13 +50,13 @@ def test_a_finished_model_is_skipped(trained):
 def test_resuming_after_phase_one_matches_an_uninterrupted_run(trained, tmp_path):
     # An interruption during the ICL phase leaves only the hidden checkpoints folder.
     shutil.copytree(trained / "pythia-s1" / "checkpoints", tmp_path / ".pythia-s1.checkpoints")
-    assert train_suite(tmp_path, **TINY) == ["pythia-s1"]
+    assert train_suite(tmp_path, **TINY, only=["pythia-s1"]) == ["pythia-s1"]
     resumed, uninterrupted = weights(tmp_path / "pythia-s1"), weights(trained / "pythia-s1")
     assert all(torch.equal(resumed[k], uninterrupted[k]) for k in uninterrupted)
 
 
 def test_without_the_icl_phase_the_model_is_phase_one(tmp_path):
-    train_suite(tmp_path, **dict(TINY, icl_steps=0))
+    train_suite(tmp_path, **dict(TINY, icl_steps=0), only=["pythia-s1"])
     model = tmp_path / "pythia-s1"
     assert "icl_phase" not in json.loads((model / "train_info.json").read_text())
     before, after = weights(model / "checkpoints" / "step3"), weights(model)
@@ -81,6 +81,35 @@ def test_the_card_shows_both_phases(trained):
     curve = next(line for line in card.split("## ICL during the ICL phase")[1].splitlines()
                  if line.startswith("| pythia-s1 |"))
     assert len(curve.split("|")) == 2 + 1 + 2, "one column per measured step"
+
+
+def test_sibling_seeds_differ_from_seed_0_and_are_planned_per_family(trained):
+    from interp.suite.train import plan
+
+    assert [j.name for j in plan(("pythia",), ("s1",))] == ["pythia-s1", "pythia-s1-seed1"]
+    assert [j.name for j in plan(("opt",), ("s1",))] == ["opt-s1"]  # pythia only, at s1
+    info = json.loads((trained / "pythia-s1-seed1" / "train_info.json").read_text())
+    assert info["seed"] == 1 and info["name"] == "pythia-s1-seed1"
+    a, b = weights(trained / "pythia-s1"), weights(trained / "pythia-s1-seed1")
+    assert any(not torch.equal(a[k], b[k]) for k in a), "another initialisation"
+
+
+def test_the_card_rescores_only_the_models_named(trained):
+    from interp.suite.card import write_card
+
+    write_card(trained, n=2)
+    table = trained / "results.csv"
+    rows = table.read_text().splitlines()
+    # A marker in seed 0's rows: a rescore of only the sibling must leave them as they are.
+    marked = [rows[0]] + [",".join(r.split(",")[:5] + ["0.123", "9.0"])
+                          if r.startswith("pythia-s1,") else r for r in rows[1:]]
+    table.write_text("\n".join(marked) + "\n")
+    card = write_card(trained, n=2, only=["pythia-s1-seed1"]).read_text()
+    kept = [r for r in table.read_text().splitlines() if r.startswith("pythia-s1,")]
+    assert kept and all(r.endswith(",0.123,9.0") for r in kept), "the others' rows are kept"
+    assert "Sibling seeds (`-seed1`" in card and "pythia s1" in card
+    with pytest.raises(ValueError, match="scored with n = 2, not 3"):
+        write_card(trained, n=3, only=["pythia-s1-seed1"])
 
 
 def test_icl_phase_rows_take_the_corpus_where_phase_one_stopped():
