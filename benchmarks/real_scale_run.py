@@ -18,12 +18,14 @@ holds one each); otherwise one after the other. Prints each side's seconds and t
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +54,33 @@ def start(root: Path, args: list[str], out: Path) -> tuple[subprocess.Popen, flo
     return process, time.perf_counter()
 
 
+def finish(process: subprocess.Popen, began: float) -> tuple[int, float]:
+    code = process.wait()
+    return code, time.perf_counter() - began
+
+
+def conditions(cells: Path) -> Counter:
+    """Cells per condition in a run's cache (the keys say what each computed)."""
+    return Counter(json.loads(f.read_text())["key"].get("condition", "other")
+                   for f in cells.glob("*.json"))
+
+
+def like_for_like(work: Path, seconds: dict) -> None:
+    """The same work on both sides: the after run's cells of the conditions the before run
+    computed (their compute seconds, from the cells), plus its time outside cells."""
+    before, after = work / "swap_before" / "cells", work / "swap_after" / "cells"
+    old = conditions(before)
+    stored = [json.loads(f.read_text()) for f in after.glob("*.json")]
+    same = sum(c.get("seconds", 0.0) for c in stored if c["key"].get("condition", "other") in old)
+    record = json.loads((work / "swap_after" / "results.json").read_text())
+    outside = seconds["after"] - record["cells"]["compute_seconds"]
+    print(f"cells: before {sum(old.values())}, after {len(stored)} (the run now adds "
+          f"{len(stored) - sum(old.values())}: matched controls and donors from another input)")
+    print(f"like for like, the before run's {sum(old.values())} cells' conditions: after "
+          f"{same + outside:.1f} s (cells {same:.1f} s + loading and tables {outside:.1f} s) / before "
+          f"{seconds['before']:.1f} s = {(same + outside) / seconds['before']:.3f}")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", default="22ad900", help="the earlier commit (default 22ad900)")
@@ -64,21 +93,20 @@ def main(argv=None) -> int:
     try:
         study_args = inputs(work)
         sides = {"before": worktree, "after": ROOT}
-        seconds, codes = {}, {}
-        running = {}
+        seconds, codes, running = {}, {}, {}
         for side, root in sides.items():
             running[side] = start(root, study_args, work / f"swap_{side}")
             if not args.together:
-                codes[side] = running[side][0].wait()
-                seconds[side] = time.perf_counter() - running[side][1]
-        for side, (process, began) in running.items():
-            if side not in codes:
-                codes[side] = process.wait()
-                seconds[side] = time.perf_counter() - began
+                codes[side], seconds[side] = finish(*running.pop(side))
+        while running:  # side by side: each side's time ends when its own process does
+            for side in [s for s, (p, _) in running.items() if p.poll() is not None]:
+                codes[side], seconds[side] = finish(*running.pop(side))
+            time.sleep(0.5)
         for side in sides:
             print(f"{side:6s} {seconds[side]:7.1f} s  exit {codes[side]}  log {work / f'swap_{side}.log'}")
         print(f"after / before: {seconds['after'] / seconds['before']:.3f} "
               f"({'side by side' if args.together else 'one after the other'}, one thread each)")
+        like_for_like(work, seconds)
         return 0 if codes["after"] == 0 else 1
     finally:
         subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(worktree)],

@@ -17,6 +17,7 @@ which numbers are measured and which projected.
 
     python benchmarks/sweep_cost.py                    # pythia-70m shape, n = 40
     python benchmarks/sweep_cost.py --n 100 --sizes 70e6 160e6 410e6
+    python benchmarks/sweep_cost.py --from figures/mine/results.json   # an earlier run at --shape
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ def measure(shape: str, n: int, work: Path) -> dict:
                 parameters=parameters)
 
 
+def recorded(results_json: Path, shape: str) -> dict:
+    """What an earlier run at ``shape`` measured: its cells and their compute seconds."""
+    from tests.checkpoints import real_shape_model
+
+    record = json.loads(Path(results_json).read_text())
+    return dict(shape=shape, n=record["config"]["n"], cells=record["cells"]["computed"],
+                compute_seconds=record["cells"]["compute_seconds"], wall_seconds=record["seconds"],
+                parameters=sum(p.numel() for p in real_shape_model(shape).parameters()))
+
+
 def project(measured: dict, sizes: list[float], checkpoints: int) -> list[dict]:
     per_cell = measured["compute_seconds"] / measured["cells"]
     rows = []
@@ -76,13 +87,18 @@ def main(argv=None) -> int:
     parser.add_argument("--shape", default="pythia-70m", choices=["pythia-70m", "opt-125m"])
     parser.add_argument("--n", type=int, default=40, help="items per task (default 40)")
     parser.add_argument("--checkpoints", type=int, default=10, help="checkpoints per model (default 10)")
+    parser.add_argument("--from", dest="measured", type=Path, default=None,
+                        help="project from this run's results.json (a run at --shape) instead of measuring")
     parser.add_argument("--sizes", type=float, nargs="+", default=list(PAPER_A_SIZES),
                         help="parameter counts of the sweep's models (default: the 15 OPT/Pythia sizes in 70M-30B)")
     args = parser.parse_args(argv)
-    with tempfile.TemporaryDirectory(prefix="interp-sweep-cost-") as work:
-        measured = measure(args.shape, args.n, Path(work))
+    if args.measured is not None:
+        measured = recorded(args.measured, args.shape)
+    else:
+        with tempfile.TemporaryDirectory(prefix="interp-sweep-cost-") as work:
+            measured = measure(args.shape, args.n, Path(work))
     per_cell = measured["compute_seconds"] / measured["cells"]
-    print(f"measured: {args.shape} shape, n = {args.n} per task, one CPU thread: {measured['cells']} cells "
+    print(f"measured: {args.shape} shape, n = {measured['n']} per task, one CPU thread: {measured['cells']} cells "
           f"in {measured['compute_seconds']:.1f} s of compute ({per_cell:.2f} s per cell; the whole run "
           f"{measured['wall_seconds']:.0f} s with loading), {measured['parameters'] / 1e6:.1f}M "
           "parameters")

@@ -108,13 +108,14 @@ class ResultCache:
             cell = compute()
         finally:
             self._depth -= 1
+            seconds = time.perf_counter() - started
             if self._depth == 0:
-                self.compute_seconds += time.perf_counter() - started
+                self.compute_seconds += seconds
         tables = cell if isinstance(cell, dict) else {"": cell}
         payload = {name: {"rows": t.to_dict("records"), "n_rows": len(t), "columns": list(t.columns)}
                    for name, t in tables.items()}
         write_atomic(path, json.dumps({"key": self.full_key(key), "multi": isinstance(cell, dict),
-                                       "tables": payload}, default=str))
+                                       "seconds": round(seconds, 3), "tables": payload}, default=str))
         self.computed += 1
         return cell
 

@@ -128,3 +128,6 @@ def test_compute_time_counts_a_cell_inside_a_cell_once(tmp_path):
 
     cache.get({"cell": "outer"}, outer)
     assert cache.computed == 2 and 0.4 <= cache.compute_seconds < 0.6, cache.compute_seconds
+    # Each cell file keeps its own compute time (what sizing shards reads): the outer's holds the inner's.
+    stored = {k: json.loads(cache.path({"cell": k}).read_text())["seconds"] for k in ("inner", "outer")}
+    assert 0.2 <= stored["inner"] < 0.3 and 0.4 <= stored["outer"] < 0.6, stored
