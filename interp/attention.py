@@ -270,12 +270,8 @@ def capture_patterns(model: nn.Module, layers: Iterable[int], tokens: Tokens) ->
 
     modules = attention_modules(model)[: needed[-1] + 1]
     edits = [capture(i) if i in needed else identity for i in range(len(modules))]
-    slots = [AttentionSlot(pattern=edit, return_weights=False) for edit in edits]
-    with installed(modules, slots):
-        try:
-            model.base_model(input_ids=tokens, use_cache=False)
-        except _Done:
-            pass
+    _run_until_done(model, modules, [AttentionSlot(pattern=edit, return_weights=False) for edit in edits],
+                    tokens)
     return store
 
 
@@ -328,9 +324,16 @@ def capture_qk(model: nn.Module, layers: Iterable[int], tokens: Tokens) -> dict[
     modules = attention_modules(model)[: needed[-1] + 1]
     slots = [AttentionSlot(attend=capture(i), return_weights=False) if i in needed
              else AttentionSlot(return_weights=False) for i in range(len(modules))]
+    _run_until_done(model, modules, slots, tokens)
+    return store
+
+
+def _run_until_done(model: nn.Module, modules: Sequence[nn.Module], slots: Sequence[AttentionSlot],
+                    tokens: Tokens) -> None:
+    """Run the base model under ``slots`` until the last needed layer raises ``_Done``: the
+    layers after it, and the unembedding, never run."""
     with installed(modules, slots):
         try:
             model.base_model(input_ids=tokens, use_cache=False)
         except _Done:
             pass
-    return store
