@@ -141,6 +141,8 @@ def distinct_models(names: Iterable[str], *, cache_dir: Optional[str] = None) ->
     (['suite/pythia-s1', 'suite/opt-s1'], {'suite/pythia-s1@main': 'suite/pythia-s1'}, 1)
     """
     names = list(dict.fromkeys(names))
+    if len(names) < 2:  # nothing to compare: do not hash a lone local checkpoint's files
+        return names, {}
     same = {dup: group[0] for group in identical_checkpoints(names, cache_dir=cache_dir)
             for dup in group[1:]}
     for dup, kept in same.items():
