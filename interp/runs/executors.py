@@ -12,6 +12,7 @@ path; finished cells stay cached, so rerunning the same command resumes.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import re
 from dataclasses import dataclass
@@ -99,7 +100,8 @@ def run_on_cluster(study: Study, config: Any, cluster: Cluster, *, quiet: bool =
     if failures:
         raise ShardFailed(f"{len(failures)} of {len(shards)} shards failed: " + "; ".join(failures)
                           + ". Finished cells are kept: rerun the same command to resume")
-    return run_study(study, config, quiet=quiet)
+    # The shards did any --force recomputing; the assemble pass only reads their cells.
+    return run_study(study, dataclasses.replace(config, force=False), quiet=quiet)
 
 
 def _submitit(study: Study, config: Any, cluster: Cluster, shards: list[Shard]) -> list[str]:
