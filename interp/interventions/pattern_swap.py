@@ -28,6 +28,7 @@ The mechanism:
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter
 from typing import Any, Literal, Optional, Sequence
 
@@ -38,6 +39,7 @@ from hooks.patterns import uniform_pattern
 from hooks.types import generator_for
 from interp.attention import (AttentionSlot, DonorQK, attention_modules, capture_patterns, capture_qk,
                               identity, installed, plain_model)
+from interp.interventions.donor_states import DonorStates
 from interp.interventions.head_maps import (HEAD_MAPPINGS, TIE_BONUS, HeadMap, HeadMapping,
                                             ShapeMismatchError, head_map, layer_map)
 from interp.interventions.transplant import Transplant
@@ -99,17 +101,44 @@ def check_same_tokens(
     ...
     interp.interventions.pattern_swap.TokenizerMismatchError: cannot swap patterns from donor into recipient: their vocabularies differ. ...
     """
-    why = None
-    if recipient_tokenizer.get_vocab() != donor_tokenizer.get_vocab():
-        why = "their vocabularies differ"
-    elif recipient_tokenizer(PROBE_TEXT).input_ids != donor_tokenizer(PROBE_TEXT).input_ids:
-        why = f"they encode {PROBE_TEXT!r} differently (BOS or special-token behaviour differs)"
+    why = _mismatch(recipient_tokenizer, donor_tokenizer)
     if why:
         raise TokenizerMismatchError(
             f"cannot swap patterns from {donor} into {recipient}: {why}. A swap feeds both models "
             "the same token tensor, so cross-tokenizer swaps need identical token tensors: use "
             "models that share a tokenizer"
         )
+
+
+# Tokenizer pairs found to match, with their sizes then, so a sweep's many engines compare
+# two 50k-entry vocabularies once; an added token changes a size and the pair is compared
+# again. Weak keys: a freed tokenizer leaves, and no entry outlives its objects.
+_MATCHED: "weakref.WeakKeyDictionary[Any, weakref.WeakKeyDictionary]" = weakref.WeakKeyDictionary()
+
+
+def _mismatch(recipient_tokenizer: Any, donor_tokenizer: Any) -> Optional[str]:
+    """Why the two tokenizers would not read one token tensor alike, or None."""
+    if recipient_tokenizer is donor_tokenizer:
+        return None
+    sizes = (_size(recipient_tokenizer), _size(donor_tokenizer))
+    try:
+        if _MATCHED.get(recipient_tokenizer, {}).get(donor_tokenizer) == sizes:
+            return None
+    except TypeError:  # an object that takes no weak reference: compare it every time
+        pass
+    if recipient_tokenizer.get_vocab() != donor_tokenizer.get_vocab():
+        return "their vocabularies differ"
+    if recipient_tokenizer(PROBE_TEXT).input_ids != donor_tokenizer(PROBE_TEXT).input_ids:
+        return f"they encode {PROBE_TEXT!r} differently (BOS or special-token behaviour differs)"
+    try:
+        _MATCHED.setdefault(recipient_tokenizer, weakref.WeakKeyDictionary())[donor_tokenizer] = sizes
+    except TypeError:
+        pass
+    return None
+
+
+def _size(tokenizer: Any) -> int:
+    return len(tokenizer) if hasattr(tokenizer, "__len__") else len(tokenizer.get_vocab())
 
 
 class PatternSwap(nn.Module):
@@ -132,6 +161,8 @@ class PatternSwap(nn.Module):
     materialised one elsewhere (see the module docstring); ``"transplant"`` raises where it
     does not apply; ``"materialised"`` always builds patterns (for hooks that need them).
     The ``path`` property names the path the next forward takes; ``paths_taken`` counts them.
+    ``donor_states``: a ``DonorStates`` shared by engines on the same donor, so the transplant
+    path's donor forward runs once per token tensor across them (a sweep's cells).
 
     ``assignments[layer]`` counts the head assignments used (``HeadMap.assignment`` tuples;
     with ``"match"`` one per forward), ``permutations[layer]`` the shuffle_heads orders.
@@ -162,8 +193,10 @@ class PatternSwap(nn.Module):
         control: Control = None,
         seed: int = 0,
         path: SwapPath = "auto",
+        donor_states: Optional[DonorStates] = None,
     ) -> None:
         super().__init__()
+        self.donor_states = donor_states
         _check_settings(alpha, heads, control, path)
         self.alpha, self.heads, self.control, self.seed = float(alpha), heads, control, seed
         self.path_setting = path
@@ -266,8 +299,12 @@ class PatternSwap(nn.Module):
 
     @torch.no_grad()
     def donor_qk(self, tokens: Tokens) -> dict[int, DonorQK]:
-        """The donor's queries and keys on ``tokens`` (fused forward), for the layers needed."""
-        return capture_qk(self.donor_model, {self.layer_map[layer] for layer in self.layers}, tokens)
+        """The donor's queries and keys on ``tokens`` (fused forward), for the layers needed
+        (from ``donor_states`` when given)."""
+        needed = {self.layer_map[layer] for layer in self.layers}
+        if self.donor_states is not None:
+            return self.donor_states.qk(self.donor_model, needed, tokens)
+        return capture_qk(self.donor_model, needed, tokens)
 
     @torch.no_grad()
     def match_heads_on(self, tokens: Tokens) -> dict[int, HeadMap]:
@@ -289,6 +326,27 @@ class PatternSwap(nn.Module):
             self._fixed_maps = {layer: head_map(own[layer], donor[self.layer_map[layer]], "match")
                                 for layer in self.layers}
         return dict(self._fixed_maps)
+
+    def use_head_maps(self, maps: dict[int, HeadMap]) -> None:
+        """Use ``maps`` (``match_heads_on``'s result from an engine on the same recipient,
+        donor and calibration tokens, swapping these layers or more) instead of fitting them
+        again: a layer's match depends on that layer's two patterns only.
+
+        >>> import interp
+        >>> recipient = interp.load_model("suite/pythia-s2")
+        >>> fitted = PatternSwap(recipient, heads="match").match_heads_on(recipient.to_tokens("a b c"))
+        >>> one = PatternSwap(recipient, heads="match", layers=[1])
+        >>> one.use_head_maps(fitted); one.path
+        'transplant'
+        """
+        if self.heads != "match" or not self.uses_donor:
+            raise ValueError("use_head_maps is for heads='match' swaps that use a donor; other "
+                             "head maps are fixed at construction")
+        missing = [layer for layer in self.layers if layer not in maps]
+        if missing:
+            raise ValueError(f"head maps lack layers {missing}: fit them with match_heads_on on an "
+                             "engine that swaps every layer this one does")
+        self._fixed_maps = {layer: maps[layer] for layer in self.layers}
 
     def _swapped(self, layer: int, donor: dict[int, DonorPattern], uses: Counter):
         def swap_pattern(own: Pattern) -> Pattern:
