@@ -478,3 +478,31 @@ def test_the_swap_grid_runs_on_the_solved_tasks_by_default_and_on_given_tasks_ot
     assert Config(out=tmp_path, tasks=("qqp", "arithmetic_sub")).grid_tasks == ("qqp", "arithmetic_sub")
     with pytest.raises(ValueError, match="--swap-tasks is empty"):
         Config(out=tmp_path, tasks=("qqp",), swap_tasks=())
+
+
+def test_cells_sharing_donor_states_match_cells_that_recompute_them(tmp_path):
+    from interp.interventions import DonorStates
+    from interp.runs.cache import ResultCache
+    from interp.studies.attention_swap.sweep import ModelPool, Sweep, build_tasks
+
+    tasks = build_tasks(["knowledge_cloze", "arithmetic_add"], n=12, seed=0)
+    tables = {}
+    for name, states in (("shared", DonorStates()), ("recomputed", DonorStates(max_bytes=0))):
+        sweep = Sweep(ModelPool(), tasks, ResultCache(tmp_path / name, study="attention_swap"),
+                      batch_size=8, donor_states=states)
+        sweep.alpha_curve("suite/pythia-s3", "suite/opt-s3", [0.5, 1.0])
+        sweep.layer_sweeps("suite/pythia-s3", "suite/opt-s3")
+        sweep.layer_sweeps("suite/pythia-s3", "suite/opt-s3", matched=True)
+        tables[name] = (sweep.cell_items(), states)
+    shared, recomputed = tables["shared"], tables["recomputed"]
+    pd.testing.assert_frame_equal(shared[0], recomputed[0])
+    # The same swap under two names is scored once. With 2 layers, per task: alpha 0.5, and
+    # the swaps of layers {0} (layer 0, bottom-up 1), {1} (layer 1, top-down 1) and {0, 1}
+    # (alpha 1, bottom-up 2, top-down 2); matched: {0}, {1}, {0, 1}. 7 of 14 cells.
+    assert sweep.models.n_layers("suite/pythia-s3") == 2
+    assert shared[0].groupby(["condition", "layers", "alpha", "task"]).ngroups == 28
+    assert len(sweep.scored) == 14
+    # 2 tasks x 2 batches x 2 donors (opt-s3, and the recipient for the matched control)
+    assert shared[1].forwards == 8 and len(shared[1]) == 8
+    # nothing kept: one donor forward per batch of every distinct swap
+    assert recomputed[1].forwards == 2 * len(sweep.scored) and len(recomputed[1]) == 0

@@ -13,6 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from interp.identity import warn_identical
+from interp.interventions import DonorStates
 from interp.runs.cache import ResultCache
 from interp.runs.study import Tables
 from interp.studies.attention_swap.choices import other_input_neighbours
@@ -54,6 +55,7 @@ def run(config: Config, cache: ResultCache) -> Tables:
     and claims (each of paper A's claims with its verdict)."""
     models = ModelPool(device=config.device, dtype=config.dtype)
     store: dict = {}  # every cell's items, shared by the sweeps of every seed
+    shared = dict(items=store, donor_states=DonorStates(), head_maps={})  # and what cells reuse
     rows, scaling, choice, neighbours = [], [], [], []
     for k, seed in enumerate(config.eval_seeds):
         every = _seed_tasks(config, seed, first=k == 0)
@@ -61,9 +63,9 @@ def run(config: Config, cache: ResultCache) -> Tables:
             continue
         grid_tasks = _chosen(every, config.grid_tasks)
         sweep = Sweep(models, every, cache, batch_size=config.batch_size, seed=seed,
-                      heads=config.heads, items=store)
+                      heads=config.heads, **shared)
         grid = Sweep(models, grid_tasks, cache, batch_size=config.batch_size, seed=seed,
-                     heads=config.heads, items=store)
+                     heads=config.heads, **shared)
         neighbours += _neighbours(models.tokenizer(config.pairs[0][0]), grid_tasks, seed,
                                   config.batch_size)
         for phase, ladder in config.ladders.items():

@@ -20,7 +20,8 @@ import pandas as pd
 import interp
 from interp.analysis.scaling import chance_accuracy
 from interp.arch import family_of
-from interp.interventions import PatternSwap, calibration_tokens
+from interp.interventions import DonorStates, PatternSwap, calibration_tokens
+from interp.interventions.head_maps import HeadMap
 from interp.params import parameter_count
 from interp.runs.cache import ResultCache
 from interp.runs.models import ModelPool as Pool
@@ -142,20 +143,38 @@ class Sweep:
     heads: str = "match"
     # cell keys (CELL_KEYS values) -> that cell's items, in the order cells were first asked for
     items: dict[tuple, pd.DataFrame] = field(default_factory=dict)
+    # Shared by every cell (and by sweeps given the same objects): each donor forward runs
+    # once per batch, and each (recipient, donor, task)'s head maps are fitted once.
+    donor_states: DonorStates = field(default_factory=DonorStates)
+    head_maps: dict[tuple, dict[int, HeadMap]] = field(default_factory=dict)
+    # What each distinct swap scored, by its settings: sweep points that are the same swap
+    # under another name (the bottom-up and top-down sweeps' last point, alpha 1 and the
+    # all-layer swap or its matched control) are scored once.
+    scored: dict[tuple, pd.DataFrame] = field(default_factory=dict)
 
     def _engine(self, task: Task, recipient: str, donor: str, condition: str, **swap) -> PatternSwap:
         if condition == "base":
             return PatternSwap.base(self.models(recipient))
-        engine = PatternSwap(self.models(recipient),
-                             None if donor == recipient else self.models(donor),
-                             heads=self.heads, seed=self.seed, **swap)
-        # One head map per (recipient, donor, task), not one per batch: results must not
-        # depend on how evaluate batches the examples.
-        n_ctx = engine.recipient_model.config.max_position_embeddings
-        engine.match_heads_on(calibration_tokens(
-            engine.tokenizer, [e.prompt for e in task.examples[:CALIBRATION_PROMPTS]],
-            min(n_ctx, 512)).to(next(engine.recipient_model.parameters()).device))
+        donor_model = None if donor == recipient else self.models(donor)
+        engine = PatternSwap(self.models(recipient), donor_model, heads=self.heads, seed=self.seed,
+                             donor_states=self.donor_states, **swap)
+        if self.heads == "match" and engine.uses_donor:
+            # One head map per (recipient, donor, task), not one per batch: results must not
+            # depend on how evaluate batches the examples. A layer's map depends on that
+            # layer's patterns only, so maps fitted on every layer serve every cell.
+            key = (recipient, donor, task_digest(task))
+            if key not in self.head_maps:
+                every = PatternSwap(self.models(recipient), donor_model, heads="match")
+                self.head_maps[key] = every.match_heads_on(self._calibration(engine, task))
+            engine.use_head_maps(self.head_maps[key])
         return engine
+
+    @staticmethod
+    def _calibration(engine: PatternSwap, task: Task):
+        n_ctx = engine.recipient_model.config.max_position_embeddings
+        return calibration_tokens(
+            engine.tokenizer, [e.prompt for e in task.examples[:CALIBRATION_PROMPTS]],
+            min(n_ctx, 512)).to(next(engine.recipient_model.parameters()).device)
 
     def _cell(self, task: Task, *, recipient: str, donor: str, condition: str, layers="all",
               alpha: float = 1.0, control: Optional[str] = None, swap_layers=None) -> pd.DataFrame:
@@ -167,10 +186,13 @@ class Sweep:
                       alpha=float(alpha), task=task.name, seed=self.seed)
 
         def compute() -> dict[str, pd.DataFrame]:
-            engine = self._engine(task, recipient, donor, condition, layers=swap_layers,
-                                  alpha=alpha, control=control)
-            scored = evaluate_items(engine, [task], condition=condition, name=recipient,
-                                    batch_size=self.batch_size)
+            same = self._setting(task, recipient, donor, condition, swap_layers, alpha, control)
+            if same not in self.scored:
+                engine = self._engine(task, recipient, donor, condition, layers=swap_layers,
+                                      alpha=alpha, control=control)
+                self.scored[same] = evaluate_items(engine, [task], condition="", name=recipient,
+                                                   batch_size=self.batch_size)
+            scored = self.scored[same].assign(condition=condition)
             rows = summarize(scored).rename(columns={"model": "recipient"})
             items = scored.rename(columns={"model": "recipient"}).assign(**labels)
             return {"rows": rows.assign(**labels), "items": items[ITEM_TABLE_COLUMNS]}
@@ -178,6 +200,15 @@ class Sweep:
         cell = self.cache.get(key, compute)
         self.items.setdefault(tuple(labels.values()), cell["items"])
         return cell["rows"]
+
+    def _setting(self, task: Task, recipient: str, donor: str, condition: str, swap_layers,
+                 alpha: float, control: Optional[str]) -> tuple:
+        """What a cell's engine computes, whatever the cell is called."""
+        if condition == "base":
+            return (recipient, task_digest(task), "base")
+        layers = (tuple(range(self.models.n_layers(recipient))) if swap_layers is None
+                  else tuple(sorted(set(swap_layers))))
+        return (recipient, donor, task_digest(task), layers, float(alpha), control)
 
     def _each_task(self, **cell) -> pd.DataFrame:
         return pd.concat([self._cell(t, **cell) for t in self.tasks], ignore_index=True)
