@@ -173,6 +173,22 @@ def test_non_finite_weights_are_refused_by_both_loaders(nan_checkpoint):
         assert "check_finite=False" in message
 
 
+@pytest.mark.parametrize("values", [(float("inf"), float("-inf")), (3e38, 3e38)])
+def test_the_finite_check_is_exact_where_a_sum_is_not(values):
+    """inf and -inf sum to NaN (caught); two finite 3e38 overflow the sum (still loads)."""
+    from interp.loading import _check_finite
+
+    model = interp.load_hf_model("suite/pythia-s1")
+    with torch.no_grad():
+        model.get_parameter(BAD)[0, :2] = torch.tensor(values)
+    source = ModelSource(name="probe", location="probe", revision=None, is_local=True)
+    if all(abs(v) < float("inf") for v in values):
+        _check_finite(source, model)
+    else:
+        with pytest.raises(interp.CorruptCheckpointError, match="holds 2 inf"):
+            _check_finite(source, model)
+
+
 def test_check_finite_false_loads_and_scoring_still_refuses(nan_checkpoint):
     hf = interp.load_hf_model(nan_checkpoint, check_finite=False)
     weight = hf.get_parameter(BAD)
