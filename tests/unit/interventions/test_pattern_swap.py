@@ -32,15 +32,6 @@ ALL = range(checkpoints.SHAPE["layers"])
 CROSS = ["neox", "opt"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Toy-sized tensors: one thread avoids OpenMP contention on a busy machine (10-100x here)."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def _pattern(layer: int) -> str:
     return f"blocks.{layer}.attn.hook_pattern"
 

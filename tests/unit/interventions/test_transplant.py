@@ -35,14 +35,6 @@ PAIRS = {
 CONTROLS = [None, "other_input", "uniform", "shuffle_heads"]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def models():
     return {name: tuple(checkpoints.tiny_model(**spec) for spec in pair) for name, pair in PAIRS.items()}
